@@ -1,0 +1,5 @@
+import sys
+
+from posebooth.cli import main
+
+sys.exit(main())

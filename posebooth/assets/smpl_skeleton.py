@@ -1,0 +1,111 @@
+"""SMPL's 24-joint kinematic tree: names, parents and a generic rest skeleton.
+
+The rest offsets are a generic (neutral, T-pose, Y-up, metres) skeleton, close
+to SMPL's neutral model. They are public knowledge of human proportions, not
+the licensed model; they serve as the reference kinematic chain in tests and
+as the fallback skeleton where no body mesh is needed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+JOINT_NAMES: tuple[str, ...] = (
+    "pelvis", "left_hip", "right_hip", "spine1", "left_knee", "right_knee",
+    "spine2", "left_ankle", "right_ankle", "spine3", "left_foot", "right_foot",
+    "neck", "left_collar", "right_collar", "head", "left_shoulder",
+    "right_shoulder", "left_elbow", "right_elbow", "left_wrist", "right_wrist",
+    "left_hand", "right_hand",
+)
+NUM_JOINTS = 24
+JOINT_INDEX = {name: i for i, name in enumerate(JOINT_NAMES)}
+
+PARENTS: tuple[int, ...] = (
+    -1, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9, 12, 13, 14, 16, 17, 18, 19, 20, 21,
+)
+
+# Left <-> right partner of each joint (itself for the centre line).
+MIRROR: tuple[int, ...] = tuple(
+    JOINT_INDEX[n.replace("left_", "@").replace("right_", "left_").replace("@", "right_")]
+    for n in JOINT_NAMES
+)
+
+# Joint positions of a generic neutral SMPL-like body in its T-pose rest
+# (Y up, body facing +Z, the body's left at +X), metres, pelvis at origin.
+REST_JOINTS = np.array([
+    [0.000, 0.000, 0.000],     # pelvis
+    [0.058, -0.082, -0.018],   # left_hip
+    [-0.060, -0.091, -0.014],  # right_hip
+    [0.004, 0.124, -0.038],    # spine1
+    [0.102, -0.457, -0.010],   # left_knee
+    [-0.107, -0.465, -0.006],  # right_knee
+    [0.008, 0.262, -0.031],    # spine2
+    [0.090, -0.878, -0.047],   # left_ankle
+    [-0.091, -0.882, -0.051],  # right_ankle
+    [0.006, 0.317, -0.007],    # spine3
+    [0.113, -0.934, 0.075],    # left_foot
+    [-0.115, -0.938, 0.080],   # right_foot
+    [-0.009, 0.529, -0.041],   # neck
+    [0.079, 0.435, -0.028],    # left_collar
+    [-0.083, 0.433, -0.032],   # right_collar
+    [0.004, 0.594, 0.010],     # head
+    [0.174, 0.470, -0.043],    # left_shoulder
+    [-0.173, 0.468, -0.048],   # right_shoulder
+    [0.433, 0.457, -0.065],    # left_elbow
+    [-0.429, 0.455, -0.074],   # right_elbow
+    [0.687, 0.469, -0.068],    # left_wrist
+    [-0.688, 0.466, -0.072],   # right_wrist
+    [0.772, 0.460, -0.083],    # left_hand
+    [-0.774, 0.458, -0.084],   # right_hand
+], dtype=np.float64)
+
+# Limbs for drawing and for direction tests: (parent, child) pairs of the tree.
+BONES: tuple[tuple[int, int], ...] = tuple((p, c) for c, p in enumerate(PARENTS) if p >= 0)
+
+# COCO-17 keypoint order (what coco.json and OpenPose images use).
+COCO17_NAMES: tuple[str, ...] = (
+    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+    "left_wrist", "right_wrist", "left_hip", "right_hip",
+    "left_knee", "right_knee", "left_ankle", "right_ankle",
+)
+COCO17_SKELETON: tuple[tuple[int, int], ...] = (  # 1-based, as in COCO's categories
+    (16, 14), (14, 12), (17, 15), (15, 13), (12, 13), (6, 12), (7, 13), (6, 7),
+    (6, 8), (7, 9), (8, 10), (9, 11), (2, 3), (1, 2), (1, 3), (2, 4), (3, 5), (4, 6), (5, 7),
+)
+# COCO keypoints that coincide with an SMPL joint.
+COCO17_FROM_SMPL = {
+    5: JOINT_INDEX["left_shoulder"], 6: JOINT_INDEX["right_shoulder"],
+    7: JOINT_INDEX["left_elbow"], 8: JOINT_INDEX["right_elbow"],
+    9: JOINT_INDEX["left_wrist"], 10: JOINT_INDEX["right_wrist"],
+    11: JOINT_INDEX["left_hip"], 12: JOINT_INDEX["right_hip"],
+    13: JOINT_INDEX["left_knee"], 14: JOINT_INDEX["right_knee"],
+    15: JOINT_INDEX["left_ankle"], 16: JOINT_INDEX["right_ankle"],
+}
+
+
+def forward_kinematics(global_orient: np.ndarray, body_pose: np.ndarray, transl: np.ndarray,
+                       rest_joints: np.ndarray = REST_JOINTS) -> tuple[np.ndarray, np.ndarray]:
+    """SMPL's kinematic chain on a rest skeleton.
+
+    global_orient (..., 3), body_pose (..., 23, 3) axis-angle; transl (..., 3).
+    Returns joint positions (..., 24, 3) and world rotations (..., 24, 3, 3).
+    Like SMPL, the root rotation turns the body about the pelvis joint.
+    """
+    from scipy.spatial.transform import Rotation
+
+    go = np.asarray(global_orient, dtype=np.float64)
+    bp = np.asarray(body_pose, dtype=np.float64).reshape(*go.shape[:-1], 23, 3)
+    aa = np.concatenate([go[..., None, :], bp], axis=-2)
+    batch = aa.shape[:-2]
+    local = Rotation.from_rotvec(aa.reshape(-1, 3)).as_matrix().reshape(*batch, 24, 3, 3)
+    world_rot = np.empty_like(local)
+    joints = np.empty((*batch, 24, 3))
+    joints[..., 0, :] = rest_joints[0]
+    world_rot[..., 0, :, :] = local[..., 0, :, :]
+    for j in range(1, 24):
+        p = PARENTS[j]
+        world_rot[..., j, :, :] = world_rot[..., p, :, :] @ local[..., j, :, :]
+        offset = rest_joints[j] - rest_joints[p]
+        joints[..., j, :] = joints[..., p, :] + np.einsum("...ij,j->...i", world_rot[..., p, :, :], offset)
+    joints = joints + np.asarray(transl, dtype=np.float64)[..., None, :]
+    return joints, world_rot

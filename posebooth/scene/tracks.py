@@ -1,0 +1,109 @@
+"""Evaluating keyframe tracks at any (fractional) frame.
+
+Rotations interpolate by slerp on each joint's shortest path (roma), positions
+linearly; a key's `interp` says how it eases into the next key: `linear`,
+`smooth` (ease in-out in time) or `step` (hold).
+"""
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+
+import numpy as np
+
+from posebooth.scene.camera import Camera
+from posebooth.scene.model import CameraKey, CameraSpec, Person, PoseKey
+
+
+@dataclass(frozen=True)
+class PoseState:
+    """An evaluated SMPL-24 pose (float64 numpy)."""
+
+    global_orient: np.ndarray  # (3,)
+    body_pose: np.ndarray      # (23, 3)
+    transl: np.ndarray         # (3,)
+
+    @staticmethod
+    def from_key(key: PoseKey) -> "PoseState":
+        return PoseState(np.asarray(key.global_orient, dtype=np.float64),
+                         np.asarray(key.body_pose, dtype=np.float64).reshape(23, 3),
+                         np.asarray(key.transl, dtype=np.float64))
+
+    def rotvecs(self) -> np.ndarray:
+        """(24, 3): root first, then the 23 body joints."""
+        return np.concatenate([self.global_orient[None], self.body_pose])
+
+    @staticmethod
+    def from_rotvecs(rotvecs: np.ndarray, transl) -> "PoseState":
+        rotvecs = np.asarray(rotvecs, dtype=np.float64)
+        return PoseState(rotvecs[0].copy(), rotvecs[1:].copy(), np.asarray(transl, dtype=np.float64))
+
+    def to_key_fields(self) -> dict:
+        return {"global_orient": self.global_orient.tolist(),
+                "body_pose": self.body_pose.reshape(-1).tolist(),
+                "transl": self.transl.tolist()}
+
+
+def ease(t: float, interp: str) -> float:
+    if interp == "step":
+        return 0.0
+    if interp == "smooth":
+        return t * t * (3.0 - 2.0 * t)
+    return t
+
+
+def _bracket(frames: list[int], frame: float) -> tuple[int, int, float]:
+    """Indices of the keys around `frame` and the raw fraction between them."""
+    i = bisect.bisect_right(frames, frame) - 1
+    if i < 0:
+        return 0, 0, 0.0
+    if i >= len(frames) - 1:
+        return len(frames) - 1, len(frames) - 1, 0.0
+    return i, i + 1, (frame - frames[i]) / (frames[i + 1] - frames[i])
+
+
+def slerp_rotvecs(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Per-row shortest-path slerp between two (N, 3) axis-angle arrays."""
+    if t <= 0.0:
+        return np.array(a, dtype=np.float64)
+    if t >= 1.0:
+        return np.array(b, dtype=np.float64)
+    import roma  # lazy: torch costs seconds to import, scene files need none of it
+    import torch
+
+    out = roma.rotvec_slerp(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64),
+                            torch.tensor([t], dtype=torch.float64))
+    return out[0].numpy()
+
+
+def pose_at(person: Person, frame: float) -> PoseState:
+    keys = person.keys
+    i, j, t = _bracket([k.frame for k in keys], frame)
+    a = PoseState.from_key(keys[i])
+    if i == j:
+        return a
+    b = PoseState.from_key(keys[j])
+    s = ease(t, keys[i].interp)
+    rot = slerp_rotvecs(a.rotvecs(), b.rotvecs(), s)
+    return PoseState.from_rotvecs(rot, (1 - s) * a.transl + s * b.transl)
+
+
+def camera_key_at(spec: CameraSpec, frame: float) -> CameraKey:
+    keys = spec.keys
+    i, j, t = _bracket([k.frame for k in keys], frame)
+    if i == j:
+        return keys[i]
+    a, b = keys[i], keys[j]
+    s = ease(t, a.interp)
+    mix = lambda u, v: [(1 - s) * x + s * y for x, y in zip(u, v)]  # noqa: E731
+    return CameraKey(frame=a.frame, position=mix(a.position, b.position), target=mix(a.target, b.target),
+                     roll=(1 - s) * a.roll + s * b.roll, focal_mm=(1 - s) * a.focal_mm + s * b.focal_mm)
+
+
+def camera_at(spec: CameraSpec, frame: float) -> Camera:
+    """The evaluated render camera at a frame."""
+    key = camera_key_at(spec, frame)
+    cam = Camera.from_look_at(key.position, key.target, key.roll, spec.width, spec.height,
+                              focal_mm=key.focal_mm, sensor_width_mm=spec.sensor_width_mm)
+    return Camera(K=cam.K, extrinsic=cam.extrinsic, width=spec.width, height=spec.height,
+                  near=spec.near, far=spec.far)
