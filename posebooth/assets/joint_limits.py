@@ -1,0 +1,157 @@
+"""Plausible rotation limits for SMPL's 23 body joints, and clamping to them.
+
+Decomposition: swing-twist. Each joint has a twist axis (the world axis its
+child bone lies along in SMPL's T-pose rest: X for arms, Y for legs and
+spine, Z for the toes). A local rotation R is split as R = S . T, where T
+twists about that axis (applied first) and S is the shortest rotation taking
+the axis to R(axis). Limits are boxes: [lo, hi] for the twist angle and for
+the two components of S's rotation vector along the other two world axes.
+Clamping clips each number to its box and recomposes; a rotation already
+inside is returned unchanged (bit for bit).
+
+Signs (SMPL rest frames, checked against forward_kinematics in the tests;
+the body faces +Z, its left is +X, Y up):
+  hips      x < 0 flexes the thigh forward; left z > 0 abducts; left y > 0 turns the toes out
+  knees     x > 0 flexes (the shank swings backwards); bends one way only
+  ankles    x > 0 points the toes down (plantarflexion), x < 0 lifts them
+  spine, neck, head   x > 0 bends forwards; z > 0 bends towards the body's right
+  shoulders left z > 0 raises the arm, z < 0 lowers it; left y < 0 swings it forwards;
+            x < 0 rotates it externally (forearm up when the elbow is bent)
+  elbows    left y < 0 / right y > 0 flexes (forearm forwards); x < 0 supinates
+  wrists    left z < 0 / right z > 0 flexes (palm side of a palm-down hand)
+Right-side limits are the left ones mirrored: x ranges kept, y and z ranges
+negated (mirror_pose maps (x, y, z) to (x, -y, -z)), so clamping commutes
+with mirroring.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from posebooth.assets.smpl_skeleton import JOINT_INDEX, JOINT_NAMES, MIRROR
+from posebooth.scene.tracks import PoseState
+
+_AXES = {"x": 0, "y": 1, "z": 2}
+
+
+@dataclass(frozen=True)
+class JointLimit:
+    twist_axis: int          # 0, 1, 2: the world axis of the bone at rest
+    lo: np.ndarray           # (3,) per axis: twist angle on twist_axis, swing rotvec components elsewhere
+    hi: np.ndarray           # (3,)
+
+
+# Left and centre joints, degrees: twist axis, then (lo, hi) for x, y, z.
+_DEG: dict[str, tuple[str, tuple[float, float], tuple[float, float], tuple[float, float]]] = {
+    "left_hip":      ("y", (-125, 35), (-45, 50), (-35, 70)),
+    "left_knee":     ("y", (-5, 150), (-30, 30), (-12, 12)),
+    "left_ankle":    ("y", (-35, 60), (-30, 35), (-35, 25)),
+    "left_foot":     ("z", (-70, 45), (-15, 15), (-15, 15)),
+    "spine1":        ("y", (-30, 50), (-30, 30), (-30, 30)),
+    "spine2":        ("y", (-30, 50), (-30, 30), (-30, 30)),
+    "spine3":        ("y", (-30, 50), (-30, 30), (-30, 30)),
+    "neck":          ("y", (-40, 45), (-50, 50), (-35, 35)),
+    "head":          ("y", (-40, 40), (-50, 50), (-35, 35)),
+    "left_collar":   ("x", (-25, 25), (-30, 25), (-20, 35)),
+    "left_shoulder": ("x", (-100, 95), (-140, 70), (-105, 100)),
+    "left_elbow":    ("x", (-100, 90), (-150, 10), (-20, 20)),
+    "left_wrist":    ("x", (-70, 70), (-30, 45), (-80, 70)),
+    "left_hand":     ("x", (-20, 20), (-20, 20), (-90, 30)),
+}
+
+
+def _build() -> dict[int, JointLimit]:
+    limits: dict[int, JointLimit] = {}
+    for name, (axis, *ranges) in _DEG.items():
+        lo = np.radians([r[0] for r in ranges])
+        hi = np.radians([r[1] for r in ranges])
+        j = JOINT_INDEX[name]
+        limits[j] = JointLimit(_AXES[axis], lo, hi)
+        m = MIRROR[j]
+        if m != j:  # mirrored partner: y and z ranges negated and swapped
+            sign = np.array([1.0, -1.0, -1.0])
+            a, b = lo * sign, hi * sign
+            limits[m] = JointLimit(_AXES[axis], np.minimum(a, b), np.maximum(a, b))
+        elif not (np.allclose(lo[1:], -hi[1:])):
+            raise AssertionError(f"{name}: a centre joint needs symmetric y and z limits")
+    return limits
+
+
+JOINT_LIMITS: dict[int, JointLimit] = _build()
+assert sorted(JOINT_LIMITS) == list(range(1, 24)), "every body joint needs limits"
+
+
+def decompose(joint_index: int, rotvec) -> tuple[np.ndarray, float]:
+    """(swing rotation vector (3,), twist angle) of a joint's local rotation."""
+    lim = JOINT_LIMITS[joint_index]
+    return _swing_twist(Rotation.from_rotvec(np.asarray(rotvec, dtype=np.float64)), lim.twist_axis)
+
+
+def _swing_twist(rot: Rotation, k: int) -> tuple[np.ndarray, float]:
+    a = np.eye(3)[k]
+    b = rot.apply(a)
+    cross = np.cross(a, b)
+    s, c = np.linalg.norm(cross), float(a @ b)
+    if s > 1e-12:
+        swing = cross / s * np.arctan2(s, c)
+    elif c > 0:
+        swing = np.zeros(3)
+    else:  # half turn: any axis perpendicular to a works
+        swing = np.pi * np.eye(3)[(k + 1) % 3]
+    twist = (Rotation.from_rotvec(swing).inv() * rot).as_rotvec()
+    return swing, float(twist[k])
+
+
+def compose(joint_index: int, swing: np.ndarray, twist: float) -> np.ndarray:
+    """Rotation vector of S(swing) . T(twist) for a joint (inverse of decompose)."""
+    k = JOINT_LIMITS[joint_index].twist_axis
+    rot = Rotation.from_rotvec(np.asarray(swing, dtype=np.float64)) * Rotation.from_rotvec(twist * np.eye(3)[k])
+    return rot.as_rotvec()
+
+
+def _params(joint_index: int, rotvec) -> np.ndarray:
+    """The three limited numbers of a rotation: swing components, twist angle on its axis."""
+    swing, twist = decompose(joint_index, rotvec)
+    p = swing.copy()
+    p[JOINT_LIMITS[joint_index].twist_axis] = twist
+    return p
+
+
+def within_limits(joint_index: int, rotvec, tol: float = 1e-9) -> bool:
+    if joint_index == 0:
+        return True
+    lim = JOINT_LIMITS[joint_index]
+    p = _params(joint_index, rotvec)
+    return bool(np.all(p >= lim.lo - tol) and np.all(p <= lim.hi + tol))
+
+
+def clamp_rotvec(joint_index: int, rotvec) -> np.ndarray:
+    """Clamp one joint's local rotation (SMPL-24 index; 0, the root, is free)."""
+    rotvec = np.asarray(rotvec, dtype=np.float64)
+    if not 0 <= joint_index < 24:
+        raise IndexError(f"joint index {joint_index} is outside SMPL's 0..23")
+    if joint_index == 0:
+        return rotvec.copy()
+    lim = JOINT_LIMITS[joint_index]
+    p = _params(joint_index, rotvec)
+    clipped = np.clip(p, lim.lo, lim.hi)
+    if np.array_equal(clipped, p):
+        return rotvec.copy()
+    k = lim.twist_axis
+    swing = clipped.copy()
+    swing[k] = 0.0
+    return compose(joint_index, swing, clipped[k])
+
+
+def clamp_pose(pose: PoseState) -> PoseState:
+    """Clamp every body joint; the root orientation and transl are free."""
+    body = np.array([clamp_rotvec(j + 1, r) for j, r in enumerate(np.asarray(pose.body_pose).reshape(23, 3))])
+    return PoseState(np.array(pose.global_orient, dtype=np.float64), body, np.array(pose.transl, dtype=np.float64))
+
+
+def violations(pose: PoseState, tol: float = 1e-9) -> list[str]:
+    """Names of the body joints outside their limits (for messages and tests)."""
+    return [JOINT_NAMES[j + 1] for j, r in enumerate(np.asarray(pose.body_pose).reshape(23, 3))
+            if not within_limits(j + 1, r, tol)]
