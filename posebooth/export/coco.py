@@ -1,0 +1,61 @@
+"""coco.json: the COCO person-keypoints layout (FORMAT.md), built from the
+assembled annotation arrays. Loads with pycocotools."""
+from __future__ import annotations
+
+import numpy as np
+
+from posebooth.assets.smpl_skeleton import COCO17_NAMES, COCO17_SKELETON
+
+
+def coco_dataset(frames: list[int], image_folder: str, size: tuple[int, int], coco17: np.ndarray,
+                 bbox: np.ndarray, mask_area: np.ndarray, mask_rle: np.ndarray | None = None,
+                 description: str = "") -> dict:
+    """frames: F frame indices; coco17 (F, P, 17, 3) with v in {0, 1, 2};
+    bbox (F, P, 4) x, y, w, h of the visible mask; mask_area (F, P) pixels.
+    One image per frame (id = frame index + 1: COCO ids start at 1), one
+    annotation per person with a visible mask or a labelled keypoint.
+    Keypoints with v = 0 are written as (0, 0, 0), as COCO requires.
+    mask_rle (F, P) str: compressed COCO RLE counts of each visible mask
+    (`mask_rle_counts`), written as the annotation's `segmentation`."""
+    W, H = size
+    images, anns = [], []
+    for f, frame in enumerate(frames):
+        image_id = int(frame) + 1
+        images.append({"id": image_id, "file_name": f"{image_folder}/{int(frame):06d}.png",
+                       "width": int(W), "height": int(H), "frame_index": int(frame)})
+        for p in range(coco17.shape[1]):
+            kp = np.asarray(coco17[f, p], np.float64).copy()
+            v = kp[:, 2].astype(np.int64)
+            kp[v == 0] = 0.0
+            n_kp = int(np.count_nonzero(v))
+            if n_kp == 0 and mask_area[f, p] == 0:
+                continue  # person entirely out of view
+            anns.append({
+                "id": len(anns) + 1, "image_id": image_id, "category_id": 1,
+                "keypoints": [float(round(x, 3)) if i % 3 != 2 else int(x)
+                              for i, x in enumerate(kp.ravel())],
+                "num_keypoints": n_kp,
+                "bbox": [float(x) for x in bbox[f, p]],
+                "area": float(mask_area[f, p]),
+                "iscrowd": 0,
+                "person_index": p + 1,
+            })
+            if mask_rle is not None:
+                anns[-1]["segmentation"] = {"size": [int(H), int(W)], "counts": str(mask_rle[f, p])}
+    return {
+        "info": {"description": description or "PoseBooth synthetic people", "version": "1"},
+        "licenses": [],
+        "images": images,
+        "annotations": anns,
+        "categories": [{"id": 1, "name": "person", "supercategory": "person",
+                        "keypoints": list(COCO17_NAMES),
+                        "skeleton": [list(e) for e in COCO17_SKELETON]}],
+    }
+
+
+def mask_rle_counts(instance: np.ndarray, instance_id: int) -> str:
+    """Compressed COCO RLE counts string of the pixels equal to instance_id."""
+    from pycocotools import mask as mask_utils
+
+    m = np.asfortranarray((instance == instance_id).astype(np.uint8))
+    return mask_utils.encode(m)["counts"].decode("ascii")

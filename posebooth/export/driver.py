@@ -1,0 +1,123 @@
+"""Export a scene: pose, render, annotate and write every frame (no Qt).
+
+`export_scene` is what `posebooth render` and the GUI's export call. The
+generation seam: pass a `FrameGenerator`; it receives each frame's passes,
+annotations and conditioning images and returns the generated image, its
+seed and the exact conditioning images it used. Without one, no model runs
+(seed -1, dataset.json `generator` null).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol
+
+import numpy as np
+
+from posebooth.export.annotations import FrameAnnotations, annotate_frame
+from posebooth.export.controls import control_images
+from posebooth.export.writer import DatasetWriter
+
+DEFAULT_PASSES = ("render", "depth", "normal", "parts", "mask", "control", "overlay")
+
+
+@dataclass(frozen=True)
+class FrameInputs:
+    """What a generator gets for one frame (all from the same render)."""
+
+    frame: int
+    camera: object                       # posebooth.scene.camera.Camera
+    passes: object                       # RenderPasses
+    annotations: FrameAnnotations
+    controls: dict[str, np.ndarray]      # kind -> (H, W, 3) uint8, model conventions
+
+
+@dataclass(frozen=True)
+class GeneratedFrame:
+    rgb: np.ndarray                      # (H, W, 3) uint8
+    seed: int
+    controls: dict[str, np.ndarray] | None = None  # as handed to the model; None = inputs.controls
+
+
+class FrameGenerator(Protocol):
+    settings: dict                       # dataset.json "generator": model, scheduler, steps, ...
+    control_kinds: tuple[str, ...]       # conditioning images it wants
+
+    def __call__(self, inputs: FrameInputs) -> GeneratedFrame: ...
+
+
+def scene_control_kinds(scene) -> tuple[str, ...]:
+    kinds = tuple(dict.fromkeys(c.kind for c in scene.generation.controls))
+    return kinds or ("depth",)
+
+
+def with_size(scene, size: tuple[int, int] | None):
+    """A copy of the scene rendered at size (W, H) (same focal length in mm,
+    so the field of view is kept)."""
+    if size is None:
+        return scene
+    scene = scene.model_copy(deep=True)
+    scene.camera.width, scene.camera.height = int(size[0]), int(size[1])
+    return scene
+
+
+def export_scene(scene, out_dir, *, frames=None, passes=DEFAULT_PASSES, size=None, video=False,
+                 generator: FrameGenerator | None = None, renderer=None, body_for=None,
+                 progress: bool = True, workers: int = 2,
+                 on_frame: Callable[[int], None] | None = None) -> dict:
+    """Write the dataset of `scene` into out_dir; returns dataset.json's dict.
+
+    frames: iterable of frame indices (default: the timeline). renderer: an
+    object with HeadlessRenderer's `render` (default: a new HeadlessRenderer,
+    closed at the end). body_for: pose_people's body lookup (default: the
+    registry). Re-running the same call resumes (see export.writer).
+    """
+    from tqdm import tqdm
+
+    from posebooth.assets.posing import pose_people
+    from posebooth.scene.tracks import camera_at
+    from posebooth.viewport.renderer import RenderMesh
+
+    if body_for is None:
+        from posebooth.assets.registry import get_body
+        body_for = get_body
+    scene = with_size(scene, size)
+    frames = list(scene.timeline.frames if frames is None else frames)
+    bodies = [body_for(p.body) for p in scene.people]
+    kinds = tuple(generator.control_kinds) if generator is not None else scene_control_kinds(scene)
+    writer = DatasetWriter(out_dir, scene, frames, passes, video=video, workers=workers,
+                           body_models=[{"name": b.name, "version": b.version} for b in bodies],
+                           control_kinds=kinds, generator=None if generator is None else generator.settings)
+    pending = writer.pending_frames()
+    own_renderer = renderer is None
+    try:
+        if own_renderer and pending:
+            from posebooth.viewport.headless import HeadlessRenderer
+            renderer = HeadlessRenderer()
+        need = writer.renderer_passes()
+        bar = tqdm(total=len(writer.frames), initial=len(writer.frames) - len(pending), unit="frame",
+                   disable=not progress, desc="render", dynamic_ncols=True)
+        with bar:
+            for f in pending:
+                people = pose_people(scene, f, body_for=body_for)
+                cam = camera_at(scene.camera, f)
+                meshes = [RenderMesh(p.vertices, p.faces, p.part_labels, p.index + 1, p.color)
+                          for p in people]
+                rp = renderer.render(meshes, cam, need)
+                if generator is None:
+                    writer.submit(f, rp, people, cam)
+                else:
+                    ann = annotate_frame(people, cam, rp.depth, rp.instance, f)
+                    ctrl = control_images(kinds, rp, ann)
+                    res = generator(FrameInputs(f, cam, rp, ann, ctrl))
+                    writer.submit(f, rp, people, cam, ann, rgb=res.rgb,
+                                  controls=res.controls if res.controls is not None else ctrl, seed=res.seed)
+                bar.update(1)
+                if on_frame is not None:
+                    on_frame(f)
+        return writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        if own_renderer and renderer is not None:
+            renderer.close()
