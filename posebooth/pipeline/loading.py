@@ -1,0 +1,301 @@
+"""Load a model source into a ready Backend: resolve, check files, build, place on the device.
+
+Runs on the generation worker's thread; `on_progress(fraction, message)` reports
+the stages. Everything that can be checked locally is checked before the first
+weight is read, so a missing file fails in milliseconds with ModelNotFoundError.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import torch
+
+from . import hub
+from .backends import Backend, ControlNetBackend, Depth2ImgBackend
+from .devices import pick_device, pick_dtype
+from .errors import GenerationError, ModelNotFoundError
+from .models import EMBEDDED, ModelSpec, resolve
+from .previews import LinearPreview, TaesdPreview
+from .request import CONTROL_KINDS
+
+log = logging.getLogger(__name__)
+ProgressCallback = Callable[[float, str], None]
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    device: str = "auto"  # auto (CUDA > MPS > CPU) | cuda | cuda:N | mps | cpu
+    dtype: str = "auto"  # auto (fp16 on GPUs, fp32 on CPU) | fp16 | bf16 | fp32
+    attention_slicing: bool = False
+    vae_tiling: bool = False
+    cpu_offload: bool = False  # enable_model_cpu_offload: CUDA only
+    scheduler: str | None = None  # overrides the preset's (see schedulers.ALIASES)
+    lora: str | None = None  # id, folder or .safetensors; fused into the weights
+    lora_scale: float = 1.0
+    controlnets: Mapping[str, str] | None = None  # kind -> id/path, for plain SD folders / single files
+    control_kinds: tuple[str, ...] | None = None  # kinds of the ControlNets saved inside a pipeline folder
+    pipeline: str | None = None  # force the pipeline kind of a single file
+    config: str | None = None  # single file: diffusers config folder or repo id
+    preview_decoder: str = "auto"  # auto (preset's TAESD if present locally, else linear) | linear | none | id/path
+    preview_every: int = 1
+    compile: bool = False  # torch.compile the UNet and ControlNets (slow first run)
+    presets_file: str | None = None
+
+    def embedded_kinds(self, index: dict) -> tuple[str, ...]:
+        if self.control_kinds:
+            return tuple(self.control_kinds)
+        multi = "Multi" in str((index.get("controlnet") or [None, ""])[1])
+        return CONTROL_KINDS[:3] if multi else CONTROL_KINDS[:1]
+
+
+def _repo_files_flags(source: str, available: bool, what: str) -> dict[str, Any]:
+    """from_pretrained flags: never touch the network for something already here."""
+    if Path(source).expanduser().exists():
+        return {}
+    if available:
+        return {"local_files_only": True}
+    hub.ensure_downloadable(source, what)
+    return {}
+
+
+def _check_model(source: str, what: str) -> dict[str, Any]:
+    if Path(source).expanduser().is_dir():
+        variant = hub.model_weights_variant(source)
+        if variant is False:
+            raise ModelNotFoundError(
+                f"{what} folder {source} has no weights (config.json + diffusion_pytorch_model.safetensors)"
+            )
+        return {"variant": variant} if variant else {}
+    if not hub.looks_like_repo_id(source):
+        raise ModelNotFoundError(f"{what} '{source}': no such folder, and not a Hugging Face id")
+    available = hub.model_available(source)
+    flags = _repo_files_flags(source, available, what)
+    if available and hub.model_weights_variant(source) == "fp16":
+        flags["variant"] = "fp16"
+    return flags
+
+
+def _check_lora(source: str) -> dict[str, Any]:
+    if not hub.lora_available(source):
+        if not hub.looks_like_repo_id(source):
+            raise ModelNotFoundError(f"LoRA '{source}': no such file or folder, and not a Hugging Face id")
+        return _repo_files_flags(source, False, "LoRA")
+    return {"local_files_only": True} if hub.looks_like_repo_id(source) else {}
+
+
+def _check_base(spec: ModelSpec) -> dict[str, Any]:
+    if spec.form == "file":
+        cfg = spec.config
+        if cfg and not Path(cfg).expanduser().is_dir():
+            if not (hub.read_model_index(cfg) and hub._cached(cfg, "unet/config.json")):
+                try:
+                    hub.ensure_downloadable(cfg, "Configuration")
+                except hub.MissingDownload:
+                    raise ModelNotFoundError(
+                        f"The single-file checkpoint {spec.base} needs the configuration files (a few kB, no weights) "
+                        f"of '{cfg}', which are not in the Hugging Face cache ({hub.cache_dir()}). Get them while online "
+                        f"with\n    hf download {cfg} --include '*.json' '*.txt'\nor pass a local diffusers folder of the "
+                        "same architecture as `config`."
+                    ) from None
+                return {}
+        return {"local_files_only": True}
+    available, variant = hub.pipeline_available(spec.base)
+    if spec.form == "folder":
+        if not available:
+            raise ModelNotFoundError(
+                f"{spec.base}: a diffusers folder with missing weights (see model_index.json components)"
+            )
+        return {"variant": variant} if variant else {}
+    flags = _repo_files_flags(spec.base, available, "Base model")
+    if variant:
+        flags["variant"] = variant
+    return flags
+
+
+def load_backend(
+    source: str | Path,
+    options: LoadOptions | None = None,
+    on_progress: ProgressCallback | None = None,
+    before_weights: Callable[[], None] | None = None,
+) -> Backend:
+    """`before_weights` runs once every file check has passed, right before weights are read."""
+    options = options or LoadOptions()
+    progress = on_progress or (lambda fraction, message: None)
+    progress(0.0, f"Resolving {source}")
+    device, warnings = pick_device(options.device)
+    dtype = pick_dtype(device, options.dtype)
+    spec = resolve(source, options)
+
+    # Every check before any weight is read; all missing downloads are reported together.
+    missing: list[hub.MissingDownload] = []
+
+    def check(fn, *args):
+        try:
+            return fn(*args)
+        except hub.MissingDownload as e:
+            missing.append(e)
+            return {}
+
+    base_flags = check(_check_base, spec)
+    net_flags = {k: check(_check_model, v, f"{k} ControlNet") for k, v in spec.controlnets.items() if v != EMBEDDED}
+    lora_flags = check(_check_lora, spec.lora) if spec.lora else {}
+    if missing:
+        raise hub.MissingDownload([i for e in missing for i in e.items], missing[0].reason)
+    if before_weights is not None:  # e.g. the worker frees the previous model only now
+        before_weights()
+
+    from diffusers.utils import logging as dlogging
+    from transformers.utils import logging as tlogging
+
+    dlogging.disable_progress_bar()  # progress goes through on_progress, not the console
+    tlogging.disable_progress_bar()
+    nets = {}
+    for i, (kind, src) in enumerate((k, v) for k, v in spec.controlnets.items() if v != EMBEDDED):
+        progress(0.05 + 0.25 * i / max(1, len(spec.controlnets)), f"Loading the {kind} ControlNet ({src})")
+        from diffusers import ControlNetModel
+
+        nets[kind] = ControlNetModel.from_pretrained(src, dtype=dtype, **net_flags[kind])
+    progress(0.3, f"Loading {spec.base}")
+    pipe = _build_pipeline(spec, nets, dtype, base_flags)
+    if spec.controlnets and not nets:  # the ControlNets saved inside the pipeline folder
+        cn = pipe.controlnet
+        nets = dict(zip(spec.controlnets, getattr(cn, "nets", [cn])))
+    _check_compatible(pipe, nets)
+
+    if spec.lora:
+        progress(0.8, f"Fusing LoRA {spec.lora}")
+        pipe.load_lora_weights(spec.lora, **lora_flags)
+        pipe.fuse_lora(lora_scale=options.lora_scale)
+        pipe.unload_lora_weights()  # keep the fused weights, drop the adapter layers (no per-step cost)
+    if spec.scheduler:
+        from .schedulers import make_scheduler
+
+        pipe.scheduler = make_scheduler(spec.scheduler, pipe.scheduler.config)
+    progress(0.85, f"Moving to {device.type} ({str(dtype).replace('torch.', '')})")
+    backend = backend_for_pipeline(
+        pipe,
+        spec.pipeline,
+        nets,
+        options,
+        label=spec.label,
+        preview_decoder=spec.preview_decoder,
+        device=device,
+        dtype=dtype,
+        warnings=warnings,
+    )
+    backend.defaults = dict(spec.defaults)
+    progress(1.0, f"Ready: {spec.label} on {device.type}")
+    for w in backend.warnings:
+        log.warning(w)
+    return backend
+
+
+def backend_for_pipeline(
+    pipe,
+    pipeline_kind: str,
+    nets: dict | None = None,
+    options: LoadOptions | None = None,
+    *,
+    label: str = "",
+    preview_decoder: str | None = None,
+    device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+    warnings: list[str] | None = None,
+) -> Backend:
+    """Place an already-built pipeline (any dtype, on the CPU) as `options` say and wrap it in a Backend.
+    Used by load_backend and by benchmarks that build pipelines in code."""
+    options = options or LoadOptions()
+    if device is None:
+        device, warnings = pick_device(options.device)
+    dtype = dtype or pick_dtype(device, options.dtype)
+    warnings = list(warnings or [])
+    offload = options.cpu_offload and device.type == "cuda"
+    if options.cpu_offload and not offload:
+        warnings.append("Model CPU offload needs a CUDA GPU: ignored")
+    if any(m.dtype != dtype for m in pipe.components.values() if isinstance(m, torch.nn.Module)):
+        pipe.to(dtype=dtype)
+    if offload:
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        pipe.to(device)
+    if options.attention_slicing:
+        pipe.enable_attention_slicing()
+    if options.vae_tiling:
+        pipe.vae.enable_tiling()
+    if options.compile:
+        pipe.unet = torch.compile(pipe.unet)
+        if getattr(pipe, "controlnet", None) is not None:
+            pipe.controlnet = torch.compile(pipe.controlnet)
+    pipe.set_progress_bar_config(disable=True)
+    sdxl = pipeline_kind == "sdxl-controlnet"
+    previewer = _make_previewer(preview_decoder, sdxl, options, device, dtype)
+    kw = dict(
+        device=device,
+        dtype=dtype,
+        label=label,
+        previewer=previewer,
+        preview_every=options.preview_every,
+        offload=offload,
+        warnings=warnings,
+    )
+    if pipeline_kind == "sd2-depth":
+        return Depth2ImgBackend(pipe, **kw)
+    if nets is None:
+        cn = pipe.controlnet
+        nets = dict(zip(CONTROL_KINDS, getattr(cn, "nets", [cn])))
+    return ControlNetBackend(pipe, nets, sdxl=sdxl, **kw)
+
+
+def _build_pipeline(spec: ModelSpec, nets: dict, dtype: torch.dtype, flags: dict):
+    import diffusers
+
+    common: dict[str, Any] = dict(dtype=dtype, **flags)
+    if spec.pipeline == "sd2-depth":
+        cls = diffusers.StableDiffusionDepth2ImgPipeline
+        # The rendered depth replaces the DPT estimator: never load it (~500 MB).
+        common.update(depth_estimator=None, feature_extractor=None)
+    else:
+        sdxl = spec.pipeline == "sdxl-controlnet"
+        cls = diffusers.StableDiffusionXLControlNetPipeline if sdxl else diffusers.StableDiffusionControlNetPipeline
+        if nets:
+            common["controlnet"] = (
+                next(iter(nets.values())) if len(nets) == 1 else diffusers.MultiControlNetModel(list(nets.values()))
+            )
+        if not sdxl:
+            common.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    if spec.form == "file":
+        return cls.from_single_file(spec.base, config=spec.config, **common)
+    return cls.from_pretrained(spec.base, **common)
+
+
+def _check_compatible(pipe, nets: dict) -> None:
+    want = pipe.unet.config.cross_attention_dim
+    for kind, net in nets.items():
+        if net.config.cross_attention_dim != want:
+            raise GenerationError(
+                f"The {kind} ControlNet was trained for another base model "
+                f"(text features {net.config.cross_attention_dim}, the base model has {want})"
+            )
+
+
+def _make_previewer(
+    preset_decoder: str | None, sdxl: bool, options: LoadOptions, device: torch.device, dtype: torch.dtype
+):
+    choice = options.preview_decoder or "auto"
+    if choice == "none":
+        return None
+    if choice == "linear":
+        return LinearPreview(sdxl)
+    src = preset_decoder if choice == "auto" else choice
+    if not src:
+        return LinearPreview(sdxl)
+    if choice == "auto" and not (Path(src).expanduser().is_dir() or hub.model_available(src)):
+        return LinearPreview(sdxl)  # optional: never download it implicitly
+    from diffusers import AutoencoderTiny
+
+    flags = _check_model(src, "Preview decoder (TAESD)")
+    return TaesdPreview(AutoencoderTiny.from_pretrained(src, dtype=dtype, **flags).to(device))

@@ -1,0 +1,46 @@
+"""Scheduler names (short aliases or diffusers class names) -> scheduler instances."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# alias -> (diffusers class name, extra config)
+ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
+    "ddim": ("DDIMScheduler", {}),
+    "ddpm": ("DDPMScheduler", {}),
+    "pndm": ("PNDMScheduler", {}),
+    "unipc": ("UniPCMultistepScheduler", {}),
+    "euler": ("EulerDiscreteScheduler", {}),
+    "euler-a": ("EulerAncestralDiscreteScheduler", {}),
+    "heun": ("HeunDiscreteScheduler", {}),
+    "lms": ("LMSDiscreteScheduler", {}),
+    "dpm++2m": ("DPMSolverMultistepScheduler", {}),
+    "dpm++2m-karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
+    "lcm": ("LCMScheduler", {}),
+}
+
+
+def scheduler_names() -> list[str]:
+    return list(ALIASES)
+
+
+def make_scheduler(name: str, base_config: Any):
+    """A new scheduler of kind `name`, keeping the model's training config (betas, prediction type)."""
+    import diffusers
+
+    cls_name, extra = ALIASES.get(name.lower(), (name, {}))
+    cls = getattr(diffusers, cls_name, None)
+    if cls is None or not cls_name.endswith("Scheduler"):
+        raise ValueError(
+            f"unknown scheduler {name!r}; use one of {', '.join(ALIASES)} or a diffusers scheduler class name"
+        )
+    return cls.from_config(base_config, **extra)
+
+
+def scheduler_label(scheduler: Any) -> str:
+    cls_name = type(scheduler).__name__
+    karras = bool(getattr(scheduler.config, "use_karras_sigmas", False))
+    for alias, (name, extra) in ALIASES.items():
+        if name == cls_name and bool(extra.get("use_karras_sigmas", False)) == karras:
+            return alias
+    return cls_name
