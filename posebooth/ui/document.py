@@ -72,6 +72,13 @@ class SceneDocument(QObject):
     def camera(self):
         return camera_at(self._scene.camera, self.frame)
 
+    def body_model(self, spec):
+        """The body backend for a BodySpec: the same one posed() uses (lazily built)."""
+        if self._body_for is not None:
+            return self._body_for(spec)
+        from posebooth.assets.registry import get_body
+        return get_body(spec)
+
     def is_modified(self) -> bool:
         return not self.undo_stack.isClean()
 

@@ -1,0 +1,165 @@
+"""The Qt bridge to the generation worker (pipeline.worker.GenerationWorker).
+
+The worker's callbacks run on its own thread; here each one only emits a Qt
+signal. The bridge lives on the GUI thread, so Qt queues those emissions to
+the GUI thread (AutoConnection across threads) and no widget is ever touched
+from the worker. Requests go the other way through `submit` / `load` /
+`cancel`, which only take the worker's queue lock and return at once.
+
+The worker (and with it torch) is created on first use; `warm_up()` imports
+torch on a background thread beforehand so the first Load does not freeze
+the GUI for the ~2 s import.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, Callable
+
+from PySide6.QtCore import QCoreApplication, QObject, Signal
+
+log = logging.getLogger(__name__)
+
+
+def _worker_class():
+    """GenerationWorker plus one job kind: run a function with the loaded backend on the
+    worker thread, in queue order (the export's streamed clip, export.generator.ClipSession).
+    Defined lazily: importing pipeline.worker imports torch."""
+    from posebooth.pipeline.request import new_request_id
+    from posebooth.pipeline.worker import GenerationWorker, _Job
+
+    class Worker(GenerationWorker):
+        def call(self, fn: Callable[[Any, Callable[[], bool]], None], job_id: str | None = None) -> str:
+            """fn(backend or None, cancelled) runs on the worker thread; cancel(id) flips `cancelled`."""
+            return self._enqueue(_Job("call", job_id or new_request_id(), fn))
+
+        def _do_call(self, job) -> None:
+            job.payload(self.backend, lambda: job.cancelled)
+
+    return Worker
+
+
+class GenerationBridge(QObject):
+    loading = Signal(float, str)          # progress in [0, 1], message
+    modelLoaded = Signal(object)          # dict: export.generator.model_info of the loaded backend
+    progress = Signal(str, int, int)      # request id, step, total
+    preview = Signal(str, int, object)    # request id, step, HxWx3 uint8 numpy image
+    result = Signal(object)               # pipeline.request.GenerationResult
+    error = Signal(object, str)           # request / load id (None: not tied to one), message
+    cancelled = Signal(str)               # request id
+
+    def __init__(self, parent=None, loader: Callable | None = None, cpu_threads: int | None = None):
+        super().__init__(parent)
+        self._loader = loader
+        # On the CPU torch's threads take every core; leave one to the GUI thread so the
+        # event loop keeps running while a model generates (2-core machines stall otherwise).
+        self._cpu_threads = cpu_threads if cpu_threads is not None else max(1, (os.cpu_count() or 2) - 1)
+        self._worker = None
+        self._lock = threading.Lock()
+        self._call_aborts: dict[str, Callable[[BaseException | None], None]] = {}
+        self.model: dict | None = None    # info on the loaded model (GUI thread copy)
+        self.load_id: str | None = None   # id of the latest load job
+        self.modelLoaded.connect(self._set_model)  # queued: runs on the GUI thread
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self.shutdown)
+
+    # ---- worker lifetime ---------------------------------------------------------------
+    @staticmethod
+    def warm_up() -> threading.Thread:
+        """Import torch and the worker on a background thread (first Load is then instant)."""
+        t = threading.Thread(target=_worker_class, name="posebooth-warm-up", daemon=True)
+        t.start()
+        return t
+
+    @property
+    def worker(self):
+        with self._lock:
+            if self._worker is None:
+                self._worker = _worker_class()(
+                    on_loading=self.loading.emit, on_progress=self.progress.emit, on_preview=self.preview.emit,
+                    on_result=self.result.emit, on_error=self._on_error, on_cancelled=self._on_cancelled,
+                    loader=self._load)
+            return self._worker
+
+    @property
+    def started(self) -> bool:
+        return self._worker is not None
+
+    def shutdown(self) -> None:
+        """Cancel everything and stop the worker thread (app quit, panel closed); idempotent."""
+        with self._lock:
+            worker, self._worker = self._worker, None
+            aborts, self._call_aborts = list(self._call_aborts.values()), {}
+        for abort in aborts:
+            abort(None)
+        if worker is not None:
+            worker.shutdown(timeout=10.0)
+
+    # ---- requests (any thread) -----------------------------------------------------------
+    def load(self, source: str, options=None) -> str:
+        self.load_id = self.worker.load(source, options)
+        return self.load_id
+
+    def submit(self, request) -> str:
+        return self.worker.submit(request)
+
+    def cancel(self, request_id: str | None = None) -> None:
+        if self._worker is not None:
+            self._worker.cancel(request_id)
+
+    def run_on_worker(self, fn: Callable[[Any, Callable[[], bool]], None],
+                      on_abort: Callable[[BaseException | None], None]) -> str:
+        """Queue fn(backend, cancelled) on the worker thread. If the job never runs (cancelled
+        while queued, shutdown) or fails, on_abort(error) is called, on the worker thread."""
+        from posebooth.pipeline.request import new_request_id
+
+        job = new_request_id()
+
+        def body(backend, cancelled):
+            self._pop_abort(job)  # it runs: from here fn reports its own errors
+            fn(backend, cancelled)
+
+        with self._lock:
+            self._call_aborts[job] = on_abort
+        return self.worker.call(body, job)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return True if self._worker is None else self._worker.wait_idle(timeout)
+
+    def _set_model(self, info: dict) -> None:
+        self.model = info
+
+    # ---- worker thread -------------------------------------------------------------------
+    def _load(self, source, options, on_progress=None, before_weights=None):
+        from posebooth.export.generator import model_info
+        from posebooth.pipeline.loading import load_backend
+
+        backend = (self._loader or load_backend)(source, options, on_progress=on_progress,
+                                                 before_weights=before_weights)
+        if getattr(backend, "device", None) is not None and backend.device.type == "cpu":
+            import torch
+
+            torch.set_num_threads(self._cpu_threads)
+        info = model_info(backend, source)
+        self.modelLoaded.emit(info)
+        return backend
+
+    def _on_error(self, request_id, message: str) -> None:
+        abort = self._pop_abort(request_id)
+        if abort is not None:
+            from posebooth.pipeline.errors import GenerationError
+
+            abort(GenerationError(message))
+        self.error.emit(request_id, message)
+
+    def _on_cancelled(self, request_id: str) -> None:
+        abort = self._pop_abort(request_id)
+        if abort is not None:
+            abort(None)
+        self.cancelled.emit(request_id)
+
+    def _pop_abort(self, request_id):
+        with self._lock:
+            return self._call_aborts.pop(request_id, None)

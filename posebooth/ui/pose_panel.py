@@ -1,0 +1,200 @@
+"""Pose panel: rotate the selected joint with X/Y/Z sliders (degrees, local or
+global axes), reset / mirror / copy-side buttons, presets, root position.
+
+A slider drag is one undo step: a drag token is made at sliderPressed and
+dropped at sliderReleased; every value in between carries it and the undo
+stack merges them. While dragging, the panel does not re-read the sliders
+from the document, so the Euler triple under the mouse stays stable.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+                               QRadioButton, QVBoxLayout, QWidget)
+
+from posebooth.assets.smpl_skeleton import JOINT_NAMES
+from posebooth.scene.tracks import PoseState
+from posebooth.ui import pose_ops
+from posebooth.ui.joint_rotation import joint_euler_deg, with_joint_euler
+from posebooth.ui.outliner import joint_label
+from posebooth.ui.widgets import (EditBurst, Vec3Edit, bind_drag, button, compact_combo, hint_label, set_quietly, slider,
+                                  title_label, vertical_scroll)
+
+AXIS_COLORS = ("#e0505a", "#6cc04a", "#4f8fe0")  # Blender's X/Y/Z colours
+
+
+class PosePanel(QWidget):
+    spaceChanged = Signal(str)  # "local" / "global", mirrored to the viewport gizmo
+
+    def __init__(self, doc, parent=None):
+        super().__init__(parent)
+        self.doc = doc
+        self.space = "local"
+        self._burst = EditBurst(parent=self)
+        self._move_burst = EditBurst(parent=self)
+        self._updating = False
+
+        self.title = title_label()
+        self.hint = hint_label()
+
+        # -- rotation ------------------------------------------------------
+        self.rotation_box = QGroupBox("Rotation")
+        grid = QGridLayout(self.rotation_box)
+        self.local_radio, self.global_radio = QRadioButton("Local"), QRadioButton("Global")
+        self.local_radio.setToolTip("Angles about the parent bone's axes (Euler XYZ)")
+        self.global_radio.setToolTip("Angles about the world axes (Euler XYZ)")
+        self.local_radio.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.local_radio)
+        group.addButton(self.global_radio)
+        self.global_radio.toggled.connect(lambda on: self.set_space("global" if on else "local"))
+        axes_row = QHBoxLayout()
+        axes_row.addWidget(QLabel("Axes"))
+        axes_row.addWidget(self.local_radio)
+        axes_row.addWidget(self.global_radio)
+        axes_row.addStretch(1)
+        grid.addLayout(axes_row, 0, 0, 1, 2)
+        self.sliders = []
+        for row, (axis, color) in enumerate(zip("XYZ", AXIS_COLORS), start=1):
+            label = QLabel(f"<b style='color:{color}'>{axis}</b>")
+            s = slider(-180.0, 180.0, 1)
+            s.setObjectName(f"rot{axis}")
+            s.setToolTip(f"Rotation about {axis}, degrees")
+            bind_drag(s, self._burst, self.refresh)
+            s.valueChanged.connect(self._on_rotation_edited)
+            grid.addWidget(label, row, 0)
+            grid.addWidget(s, row, 1)
+            self.sliders.append(s)
+
+        self.reset_joint_btn = button("Joint")
+        self.reset_joint_btn.setToolTip("Clear the selected joint's rotation (Alt+R)")
+        self.reset_limb_btn = button("Limb")
+        self.reset_limb_btn.setToolTip("Clear the rotations of the selected joint's limb")
+        self.reset_pose_btn = button("Pose")
+        self.reset_pose_btn.setToolTip("Back to the rest pose, standing where the person is")
+        self.reset_joint_btn.clicked.connect(lambda: pose_ops.reset_joint(doc))
+        self.reset_limb_btn.clicked.connect(lambda: pose_ops.reset_limb(doc))
+        self.reset_pose_btn.clicked.connect(lambda: pose_ops.reset_pose(doc))
+        resets = QHBoxLayout()
+        resets.addWidget(QLabel("Reset"))
+        for b in (self.reset_joint_btn, self.reset_limb_btn, self.reset_pose_btn):
+            resets.addWidget(b)
+        grid.addLayout(resets, 4, 0, 1, 2)
+
+        # -- whole pose ----------------------------------------------------------
+        pose_box = QGroupBox("Pose")
+        form = QFormLayout(pose_box)
+        self.mirror_btn = button("Mirror")
+        self.mirror_btn.setToolTip("Flip the pose left ↔ right (Ctrl+M)")
+        self.copy_lr_btn = button("L → R")
+        self.copy_lr_btn.setToolTip("Copy the left side's rotations onto the right side")
+        self.copy_rl_btn = button("R → L")
+        self.copy_rl_btn.setToolTip("Copy the right side's rotations onto the left side")
+        self.mirror_btn.clicked.connect(lambda: pose_ops.mirror(doc))
+        self.copy_lr_btn.clicked.connect(lambda: pose_ops.copy_side(doc, "left"))
+        self.copy_rl_btn.clicked.connect(lambda: pose_ops.copy_side(doc, "right"))
+        sym = QHBoxLayout()
+        for b in (self.mirror_btn, self.copy_lr_btn, self.copy_rl_btn):
+            sym.addWidget(b)
+        form.addRow("Symmetry", sym)
+        self.preset_combo = compact_combo(QComboBox(), 10)
+        self.preset_combo.setObjectName("presetCombo")
+        for name, label in pose_ops.preset_names():
+            self.preset_combo.addItem(label, name)
+        self.apply_btn = button("Apply")
+        self.apply_btn.clicked.connect(self.apply_preset)
+        presets = QHBoxLayout()
+        presets.addWidget(self.preset_combo, 1)
+        presets.addWidget(self.apply_btn)
+        form.addRow("Preset", presets)
+        self.position = Vec3Edit(-100, 100, 3, 0.05, "")
+        self.position.setToolTip("Pelvis position in the world (x, y, z in metres, Y up)")
+        self.position.edited.connect(self._on_position_edited)
+        form.addRow("Position (m)", self.position)
+
+        inner = QWidget()
+        lay = QVBoxLayout(inner)
+        lay.addWidget(self.title)
+        lay.addWidget(self.hint)
+        lay.addWidget(self.rotation_box)
+        lay.addWidget(pose_box)
+        lay.addStretch(1)
+        vertical_scroll(self, inner)
+
+        for sig in (doc.sceneReplaced, doc.selectionChanged, doc.frameChanged):
+            sig.connect(self.refresh)
+        doc.personChanged.connect(lambda i: i == doc.selected_person and self.refresh())
+        self.refresh()
+
+    # ---- state ----------------------------------------------------------------
+    def set_space(self, space: str):
+        if space == self.space:
+            return
+        self.space = space
+        radio = self.global_radio if space == "global" else self.local_radio
+        if not radio.isChecked():
+            radio.setChecked(True)
+        self.spaceChanged.emit(space)
+        self.refresh()
+
+    def _person(self) -> int | None:
+        i = self.doc.selected_person
+        return i if i is not None and 0 <= i < len(self.doc.scene.people) else None
+
+    def refresh(self, *args):
+        if self._burst.dragging:
+            return
+        i, j = self._person(), self.doc.selected_joint
+        has_person, has_joint = i is not None, i is not None and j is not None
+        for w in (self.mirror_btn, self.copy_lr_btn, self.copy_rl_btn, self.reset_pose_btn, self.position,
+                  self.apply_btn, self.preset_combo):
+            w.setEnabled(has_person)
+        self.apply_btn.setEnabled(has_person and self.preset_combo.count() > 0)
+        self.rotation_box.setEnabled(has_joint)
+        self.reset_joint_btn.setEnabled(has_joint)
+        self.reset_limb_btn.setEnabled(has_joint)
+        if not has_person:
+            self.title.setText("No person selected")
+            self.hint.setText("Add a person (Shift+A) or select one in the outliner.")
+            return
+        person = self.doc.scene.people[i]
+        pose = self.doc.pose_of(i)
+        self._updating = True
+        try:
+            self.position.set_value(pose.transl)
+            if has_joint:
+                name = JOINT_NAMES[j]
+                self.title.setText(f"{person.name}  ›  {joint_label(name)}")
+                self.hint.setText("Drag a slider to rotate; I keys the pose at this frame.")
+                for s, v in zip(self.sliders, joint_euler_deg(pose, j, self.space)):
+                    set_quietly(s, float(np.round(v, 6)))
+            else:
+                self.title.setText(person.name)
+                self.hint.setText("Select a joint in the outliner or the viewport to rotate it.")
+                for s in self.sliders:
+                    set_quietly(s, 0.0)
+        finally:
+            self._updating = False
+
+    # ---- edits ----------------------------------------------------------------
+    def _on_rotation_edited(self, *args):
+        i, j = self._person(), self.doc.selected_joint
+        if self._updating or i is None or j is None:
+            return
+        euler = [s.value() for s in self.sliders]
+        pose = with_joint_euler(self.doc.pose_of(i), j, euler, self.space)
+        self.doc.set_pose(i, pose, f"Rotate {joint_label(JOINT_NAMES[j])}", drag=self._burst.token())
+
+    def _on_position_edited(self, xyz):
+        i = self._person()
+        if self._updating or i is None:
+            return
+        pose = self.doc.pose_of(i)
+        moved = PoseState(pose.global_orient, pose.body_pose, np.array(xyz, dtype=np.float64))
+        self.doc.set_pose(i, moved, "Move person", drag=self._move_burst.token())
+
+    def apply_preset(self):
+        name = self.preset_combo.currentData()
+        if name:
+            pose_ops.apply_preset(self.doc, name)
