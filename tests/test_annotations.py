@@ -45,16 +45,6 @@ def _arms_down(scene, person=0):
                           "right_shoulder": np.array([0, 0, 1.3])})
 
 
-@pytest.fixture(scope="module")
-def hr():
-    from posebooth.viewport.headless import HeadlessRenderer
-    from posebooth.viewport.renderer import RenderError
-    try:
-        r = HeadlessRenderer()
-    except RenderError as exc:
-        pytest.skip(f"no EGL OpenGL context here: {exc}")
-    yield r
-    r.close()
 
 
 def _annotate(hr, scene):

@@ -35,16 +35,6 @@ MANIFEST_KEYS = {"format", "format_version", "app_version", "created", "image_si
                  "people", "passes", "body_models", "generator", "complete"}
 
 
-@pytest.fixture(scope="module")
-def hr():
-    from posebooth.viewport.headless import HeadlessRenderer
-    from posebooth.viewport.renderer import RenderError
-    try:
-        r = HeadlessRenderer()
-    except RenderError as exc:
-        pytest.skip(f"no EGL OpenGL context here: {exc}")
-    yield r
-    r.close()
 
 
 def _scene():

@@ -19,15 +19,6 @@ pytestmark = pytest.mark.gl
 W, H = 160, 120
 
 
-@pytest.fixture(scope="module")
-def hr():
-    from posebooth.viewport.headless import HeadlessRenderer
-    try:
-        r = HeadlessRenderer()
-    except RenderError as exc:
-        pytest.skip(f"no EGL OpenGL context here: {exc}")
-    yield r
-    r.close()
 
 
 def _camera(width=W, height=H) -> Camera:

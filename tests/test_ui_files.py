@@ -214,13 +214,20 @@ errors = []
 dialogs.show_error = lambda parent, title, text: errors.append(text)
 dialogs.ask_recover = lambda parent, text: False
 seen = {}
-def close_soon():
+def close_soon(tries=[0]):
+    # The window opens once the body model is ready: poll for it (at most ~2 min).
+    tries[0] += 1
     for w in QApplication.topLevelWidgets():
         if w.objectName() == "mainWindow" and w.isVisible():
             seen.update(title=w.windowTitle(), people=len(w.doc.scene.people), docks=len(w.findChildren(
                 __import__("PySide6.QtWidgets", fromlist=["x"]).QDockWidget)))
             w.close()
-    QApplication.instance().quit()
+            QApplication.instance().quit()
+            return
+    if tries[0] > 600:
+        QApplication.instance().quit()
+        return
+    QTimer.singleShot(200, close_soon)
 app_mod.make_app()  # the timer below needs the application run_app will reuse
 QTimer.singleShot(1500, close_soon)
 rc = app_mod.run_app(sys.argv[1])

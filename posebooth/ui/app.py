@@ -26,15 +26,20 @@ def make_app(argv=None) -> QApplication:
 def run_app(scene_path=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = make_app()
-    from posebooth.ui.body_warmup import warm_up_default_body
-    body_error = warm_up_default_body()
-    from posebooth.ui.main_window import MainWindow
-    window = MainWindow()
-    if scene_path:
-        # A bad file shows the error and the window starts with a new scene.
-        window.files.open_path(scene_path)
-    window.show()
-    if body_error:
-        window.statusBar().showMessage(body_error)
-    QTimer.singleShot(0, window.offer_recovery)  # once the window is up, so the question has a parent
+    windows = []
+
+    def open_window(body_error):
+        from posebooth.ui.main_window import MainWindow
+        window = MainWindow()
+        windows.append(window)
+        if scene_path:
+            # A bad file shows the error and the window starts with a new scene.
+            window.files.open_path(scene_path)
+        window.show()
+        if body_error:
+            window.statusBar().showMessage(body_error)
+        QTimer.singleShot(0, window.offer_recovery)  # once the window is up, so the question has a parent
+
+    from posebooth.ui.body_warmup import BodyWarmup
+    warmup = BodyWarmup(open_window)  # noqa: F841 (kept alive until the loop ends)
     return app.exec()

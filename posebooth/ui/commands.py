@@ -24,75 +24,59 @@ def merge_id_for(name: str) -> int:
     return _merge_ids.setdefault(name, 1000 + len(_merge_ids))
 
 
-class PersonCommand(QUndoCommand):
+class _SnapshotCommand(QUndoCommand):
+    """Swap between exact before/after copies; merges with a later command of
+    the same class carrying the same drag token (one drag = one undo step)."""
+
+    def __init__(self, doc: "SceneDocument", before, after, text: str, merge_id: int = -1,
+                 drag_token: object = None):
+        super().__init__(text)
+        self.doc, self.before, self.after = doc, before, after
+        self._merge_id, self.drag_token = merge_id, drag_token
+
+    def id(self) -> int:
+        return self._merge_id
+
+    def _same_target(self, other) -> bool:
+        return True
+
+    def mergeWith(self, other) -> bool:
+        if type(other) is not type(self) or other.drag_token is None \
+                or other.drag_token != self.drag_token or not self._same_target(other):
+            return False
+        self.after = other.after
+        return True
+
+    def _put(self, value) -> None:
+        raise NotImplementedError
+
+    def redo(self):
+        self._put(self.after)
+
+    def undo(self):
+        self._put(self.before)
+
+
+class PersonCommand(_SnapshotCommand):
     def __init__(self, doc: "SceneDocument", index: int, before: Person, after: Person, text: str,
                  merge_id: int = -1, drag_token: object = None):
-        super().__init__(text)
-        self.doc, self.index, self.before, self.after = doc, index, before, after
-        self._merge_id, self.drag_token = merge_id, drag_token
+        super().__init__(doc, before, after, text, merge_id, drag_token)
+        self.index = index
 
-    def id(self) -> int:
-        return self._merge_id
+    def _same_target(self, other) -> bool:
+        return other.index == self.index
 
-    def mergeWith(self, other) -> bool:
-        if not isinstance(other, PersonCommand) or other.index != self.index \
-                or other.drag_token is None or other.drag_token != self.drag_token:
-            return False
-        self.after = other.after
-        return True
-
-    def redo(self):
-        self.doc._put_person(self.index, self.after)
-
-    def undo(self):
-        self.doc._put_person(self.index, self.before)
+    def _put(self, person: Person) -> None:
+        self.doc._put_person(self.index, person)
 
 
-class CameraCommand(QUndoCommand):
-    def __init__(self, doc, before: CameraSpec, after: CameraSpec, text: str, merge_id: int = -1,
-                 drag_token: object = None):
-        super().__init__(text)
-        self.doc, self.before, self.after = doc, before, after
-        self._merge_id, self.drag_token = merge_id, drag_token
-
-    def id(self) -> int:
-        return self._merge_id
-
-    def mergeWith(self, other) -> bool:
-        if not isinstance(other, CameraCommand) or other.drag_token is None \
-                or other.drag_token != self.drag_token:
-            return False
-        self.after = other.after
-        return True
-
-    def redo(self):
-        self.doc._put_camera(self.after)
-
-    def undo(self):
-        self.doc._put_camera(self.before)
+class CameraCommand(_SnapshotCommand):
+    def _put(self, camera: CameraSpec) -> None:
+        self.doc._put_camera(camera)
 
 
-class SceneCommand(QUndoCommand):
+class SceneCommand(_SnapshotCommand):
     """Whole-scene change (people added/removed, timeline, generation, import)."""
 
-    def __init__(self, doc, before: Scene, after: Scene, text: str, merge_id: int = -1,
-                 drag_token: object = None):
-        super().__init__(text)
-        self.doc, self.before, self.after = doc, before, after
-        self._merge_id, self.drag_token = merge_id, drag_token
-
-    def id(self) -> int:
-        return self._merge_id
-
-    def mergeWith(self, other) -> bool:
-        if not isinstance(other, SceneCommand) or other.drag_token is None \
-                or other.drag_token != self.drag_token:
-            return False
-        self.after = other.after
-        return True
-
-    def redo(self):
-        self.doc._put_scene(self.after)
-
-    def undo(self):
-        self.doc._put_scene(self.before)
+    def _put(self, scene: Scene) -> None:
+        self.doc._put_scene(scene)
