@@ -14,6 +14,7 @@ def _busy_scene() -> Scene:
                                     body_pose=[i * 1e-3 for i in range(69)], transl=[1 / 3, 0.9, -2.5],
                                     interp="smooth"))
     s.camera.keys.append(CameraKey(frame=5, position=[1, 2, 3], target=[0, 1, 0], roll=0.2, interp="step"))
+    s.camera.intrinsics = {"fx": 400.5, "fy": 401.25, "cx": 250.0, "cy": 260.1}
     s.generation.prompt = "a dancer, ünïcödé ✓, \"quoted\""
     return s
 
@@ -56,6 +57,7 @@ def _valid_dict():
     (lambda d: d["camera"].update(near=10.0, far=1.0), "far must be beyond near"),
     (lambda d: d["camera"]["keys"][0].update(target=d["camera"]["keys"][0]["position"]), "coincide"),
     (lambda d: d["timeline"].update(start=5, end=2), "end is before start"),
+    (lambda d: d["camera"].update(intrinsics={"fx": 0, "fy": 1, "cx": 0, "cy": 0}), "camera.intrinsics.fx"),
     (lambda d: d.update(surprise=1), "surprise"),
     (lambda d: d["people"][0]["body"].update(model="dinosaur"), "people.0.body.model"),
     (lambda d: d.update(people=[d["people"][0]] * 17), "people"),

@@ -105,3 +105,12 @@ def test_camera_keys_interpolate():
     assert cam.K[0, 0] == pytest.approx(50 / 36 * 100)
     np.testing.assert_allclose(cam.position, [2, 1, 2])
     assert (cam.width, cam.height) == (100, 50)
+
+
+def test_explicit_intrinsics_replace_the_lens():
+    from posebooth.scene.model import Intrinsics
+    spec = CameraSpec(width=160, height=90, intrinsics=Intrinsics(fx=300, fy=280, cx=70.3, cy=41.7))
+    cam = camera_at(spec, 0)
+    np.testing.assert_allclose(cam.K, [[300, 0, 70.3], [0, 280, 41.7], [0, 0, 1]])
+    xy, z = cam.project(cam.position + 2.0 * cam.extrinsic[2, :3])  # a point on the optical axis
+    np.testing.assert_allclose(xy, [70.3, 41.7], atol=1e-9)

@@ -81,10 +81,21 @@ class CameraKey(Strict):
         return self
 
 
+class Intrinsics(Strict):
+    """Explicit pinhole intrinsics in pixels (FORMAT.md pixel convention). When
+    set, they replace the focal length in mm and the sensor width."""
+
+    fx: Finite = Field(gt=0.0)
+    fy: Finite = Field(gt=0.0)
+    cx: Finite
+    cy: Finite
+
+
 class CameraSpec(Strict):
     width: int = Field(default=512, ge=8, le=8192)
     height: int = Field(default=512, ge=8, le=8192)
     sensor_width_mm: Finite = Field(default=36.0, gt=1.0, le=100.0)
+    intrinsics: Intrinsics | None = None   # K given directly (keys' focal_mm then unused)
     near: Finite = Field(default=0.05, gt=0.0)
     far: Finite = Field(default=100.0, gt=0.0)
     keys: list[CameraKey] = Field(default_factory=lambda: [CameraKey(frame=0)], min_length=1, max_length=MAX_KEYS)

@@ -105,5 +105,9 @@ def camera_at(spec: CameraSpec, frame: float) -> Camera:
     key = camera_key_at(spec, frame)
     cam = Camera.from_look_at(key.position, key.target, key.roll, spec.width, spec.height,
                               focal_mm=key.focal_mm, sensor_width_mm=spec.sensor_width_mm)
-    return Camera(K=cam.K, extrinsic=cam.extrinsic, width=spec.width, height=spec.height,
+    K = cam.K
+    if spec.intrinsics is not None:
+        i = spec.intrinsics
+        K = np.array([[i.fx, 0.0, i.cx], [0.0, i.fy, i.cy], [0.0, 0.0, 1.0]])
+    return Camera(K=K, extrinsic=cam.extrinsic, width=spec.width, height=spec.height,
                   near=spec.near, far=spec.far)
