@@ -205,3 +205,18 @@ def test_odd_size_video_and_generator_seam(hr, tmp_path):
     for name in ("render", "rgb"):
         size, n = _read_video(out / "video" / f"{name}.mp4")
         assert size == (66, 50) and n == 2
+
+
+def test_resizing_scales_explicit_intrinsics():
+    from posebooth.export.driver import with_size
+    from posebooth.scene.model import Intrinsics
+    from posebooth.scene.starter import starter_scene
+    from posebooth.scene.tracks import camera_at
+    sc = starter_scene()
+    sc.camera.width, sc.camera.height = 200, 100
+    sc.camera.intrinsics = Intrinsics(fx=250.0, fy=240.0, cx=101.0, cy=48.0)
+    big = with_size(sc, (400, 300))
+    a, b = camera_at(sc.camera, 0), camera_at(big.camera, 0)
+    pts = np.array([[0.1, 1.2, 0.0], [-0.3, 0.4, 0.2]])
+    (xa, _), (xb, _) = a.project(pts), b.project(pts)
+    np.testing.assert_allclose(xb, xa * [2.0, 3.0], atol=1e-9)  # same view, pixels scaled per axis

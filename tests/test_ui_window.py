@@ -26,7 +26,7 @@ def test_window_opens_with_all_docks(make_window):
     assert set(docks) == EXPECTED_DOCKS
     assert all(d.isVisible() or win.tabifiedDockWidgets(d) for d in docks.values())
     assert docks["generationDock"].windowTitle() == "Generation"
-    assert docks["generationDock"].widget().objectName() == "generationPlaceholder"
+    assert docks["generationDock"].widget().objectName() == "generationPanel"
     assert win.windowTitle() == "Untitled — PoseBooth"
     menus = [a.text().replace("&", "") for a in win.menuBar().actions()]
     assert menus == ["File", "Edit", "View", "Pose", "Camera", "Timeline", "Help"]

@@ -52,12 +52,20 @@ def scene_control_kinds(scene) -> tuple[str, ...]:
 
 
 def with_size(scene, size: tuple[int, int] | None):
-    """A copy of the scene rendered at size (W, H) (same focal length in mm,
-    so the field of view is kept)."""
+    """A copy of the scene rendered at size (W, H). A lens camera keeps its
+    focal length in mm (the sensor spans the width, so the horizontal field of
+    view is kept); explicit intrinsics are scaled per axis, which keeps the
+    same view exactly (FORMAT.md's continuous pixel rectangle)."""
     if size is None:
         return scene
     scene = scene.model_copy(deep=True)
-    scene.camera.width, scene.camera.height = int(size[0]), int(size[1])
+    cam = scene.camera
+    W, H = int(size[0]), int(size[1])
+    if cam.intrinsics is not None:
+        sx, sy = W / cam.width, H / cam.height
+        i = cam.intrinsics
+        cam.intrinsics = type(i)(fx=i.fx * sx, fy=i.fy * sy, cx=i.cx * sx, cy=i.cy * sy)
+    cam.width, cam.height = W, H
     return scene
 
 

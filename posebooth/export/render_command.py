@@ -6,10 +6,11 @@ cannot be used) is one message on stderr and exit status 2, worded and
 numbered as posebooth.cli does (this module does not import cli: cli reaches
 the Qt GUI, and export stays Qt-free).
 
-Generation seam: `_make_generator(args, scene)` returns None today (no
-model runs). The generation engineer adds `--model PRESET_OR_PATH --steps
---guidance --seed --clip-strategy` in `add_generation_arguments` and builds
-an export.driver.FrameGenerator there; nothing else changes.
+Generation: `--model PRESET_OR_PATH [--steps --guidance --seed
+--clip-strategy --device --dtype]` (add_generation_arguments) loads the
+model first (a missing one is bad input: exit 2, no traceback) and
+`_make_generator` returns an export.generator.SceneGenerator; without
+--model no model runs and rgb/ is not written.
 """
 from __future__ import annotations
 
@@ -43,13 +44,73 @@ def add_render_arguments(parser) -> None:
     add_generation_arguments(parser)
 
 
+SCENE_MODEL = "scene"    # `--model scene`: the model named in the scene file
+DTYPES = ("auto", "fp16", "bf16", "fp32")
+
+
 def add_generation_arguments(parser) -> None:
-    """Seam for --model/--steps/--guidance/--seed/--clip-strategy."""
+    """--model and its settings; without --model no model runs (rgb/ is not written).
+    Cheap: nothing heavy (torch) is imported until a model is asked for."""
+    from typing import get_args
+
+    from posebooth.scene.model import Generation
+
+    strategies = get_args(Generation.model_fields["clip_strategy"].annotation)
+    g = parser.add_argument_group("generation", "run a diffusion model on every frame (writes rgb/)")
+    g.add_argument("--model", default=None, metavar="PRESET_OR_PATH",
+                   help="model preset (`posebooth models list`), Hugging Face id, diffusers folder, "
+                        f".safetensors file, or '{SCENE_MODEL}' for the scene's own model")
+    g.add_argument("--steps", type=int, default=None, help="denoising steps (default: the scene's)")
+    g.add_argument("--guidance", type=float, default=None, help="guidance scale (default: the scene's)")
+    g.add_argument("--seed", type=int, default=None, help="seed for every frame (default: the scene's)")
+    g.add_argument("--clip-strategy", choices=strategies, default=None,
+                   help="how frames stay consistent (default: the scene's)")
+    g.add_argument("--device", default="auto", metavar="auto|cpu|cuda[:N]|mps", help="default: CUDA > MPS > CPU")
+    g.add_argument("--dtype", choices=DTYPES, default="auto", help="default: fp16 on GPUs, fp32 on CPU")
+
+
+def _check_generation_args(args) -> None:
+    given = [f"--{n.replace('_', '-')}" for n in ("steps", "guidance", "seed", "clip_strategy")
+             if getattr(args, n, None) is not None]
+    if getattr(args, "model", None) is None:
+        if given:
+            raise BadInput(f"{', '.join(given)} need(s) --model")
+        return
+    if args.steps is not None and not 1 <= args.steps <= 1000:
+        raise BadInput("--steps must be between 1 and 1000")
+    if args.guidance is not None and not 0.0 <= args.guidance <= 50.0:
+        raise BadInput("--guidance must be between 0 and 50")
+    if args.seed is not None and not 0 <= args.seed < 2 ** 63:
+        raise BadInput("--seed must be a non-negative 64-bit integer")
 
 
 def _make_generator(args, scene):
-    """The FrameGenerator for these arguments, or None when no model runs."""
-    return None
+    """The FrameGenerator for these arguments, or None when no model runs.
+    Loads the model now, so a missing one is reported before anything is written."""
+    _check_generation_args(args)
+    if getattr(args, "model", None) is None:
+        return None
+    w, h = parse_size(args.size) or (scene.camera.width, scene.camera.height)
+    if w % 8 or h % 8:
+        raise BadInput(f"the image size {w}x{h} is not a multiple of 8, which diffusion models need: "
+                       f"pass --size (e.g. {max(8, w // 8 * 8)}x{max(8, h // 8 * 8)})")
+    source = scene.generation.model if args.model == SCENE_MODEL else args.model
+    from posebooth.pipeline.errors import PipelineError
+
+    try:
+        from posebooth.pipeline.loading import LoadOptions, load_backend
+
+        if not args.quiet:
+            print(f"loading model {source} ...", file=sys.stderr, flush=True)
+        backend = load_backend(source, LoadOptions(device=args.device, dtype=args.dtype, preview_decoder="none"))
+    except PipelineError as e:
+        raise BadInput(str(e)) from None
+    except Exception as e:  # a broken folder or file: diffusers' own message
+        raise BadInput(f"cannot load model {source}: {type(e).__name__}: {e}") from None
+    from posebooth.export.generator import local_generator
+
+    return local_generator(backend, scene.generation, source, seed=args.seed, steps=args.steps,
+                           guidance=args.guidance, strategy=args.clip_strategy)
 
 
 def parse_frames(text: str | None, timeline) -> list[int]:
@@ -125,12 +186,18 @@ def _run(args) -> int:
         errors.append(BodyModelError)
     except ImportError:
         pass
+    if generator is not None:
+        from posebooth.pipeline.errors import PipelineError
+        errors.append(PipelineError)   # out of memory, a pipeline that cannot take the input
     try:
         manifest = export_scene(scene, args.out, frames=frames, passes=passes, size=size,
                                 video=args.video, generator=generator, progress=not args.quiet,
                                 workers=args.workers)
     except tuple(errors) as e:
         raise BadInput(str(e)) from None
+    finally:
+        if generator is not None:
+            generator.close()
     state = "complete" if manifest["complete"] else "INCOMPLETE"
     print(f"wrote {len(manifest['frames'])} frame(s) of {manifest['image_size'][0]}x"
           f"{manifest['image_size'][1]} to {args.out} ({state})")

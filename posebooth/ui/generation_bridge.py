@@ -12,14 +12,11 @@ the GUI for the ~2 s import.
 """
 from __future__ import annotations
 
-import logging
 import os
 import threading
 from typing import Any, Callable
 
 from PySide6.QtCore import QCoreApplication, QObject, Signal
-
-log = logging.getLogger(__name__)
 
 
 def _worker_class():
@@ -42,7 +39,9 @@ def _worker_class():
 
 class GenerationBridge(QObject):
     loading = Signal(float, str)          # progress in [0, 1], message
-    modelLoaded = Signal(object)          # dict: export.generator.model_info of the loaded backend
+    # dict (export.generator.model_info) of the backend now loaded; None when a load failed
+    # after the previous model had been freed (no model is loaded any more)
+    modelLoaded = Signal(object)
     progress = Signal(str, int, int)      # request id, step, total
     preview = Signal(str, int, object)    # request id, step, HxWx3 uint8 numpy image
     result = Signal(object)               # pipeline.request.GenerationResult
@@ -99,6 +98,8 @@ class GenerationBridge(QObject):
 
     # ---- requests (any thread) -----------------------------------------------------------
     def load(self, source: str, options=None) -> str:
+        """options: pipeline.loading.LoadOptions, or a dict of its fields (built on the worker
+        thread, so the GUI thread never imports torch for it)."""
         self.load_id = self.worker.load(source, options)
         return self.load_id
 
@@ -134,10 +135,23 @@ class GenerationBridge(QObject):
     # ---- worker thread -------------------------------------------------------------------
     def _load(self, source, options, on_progress=None, before_weights=None):
         from posebooth.export.generator import model_info
-        from posebooth.pipeline.loading import load_backend
+        from posebooth.pipeline.loading import LoadOptions, load_backend
 
-        backend = (self._loader or load_backend)(source, options, on_progress=on_progress,
-                                                 before_weights=before_weights)
+        if isinstance(options, dict):
+            options = LoadOptions(**options)
+        freed = []
+
+        def free_previous():
+            freed.append(True)
+            if before_weights is not None:
+                before_weights()
+        try:
+            backend = (self._loader or load_backend)(source, options, on_progress=on_progress,
+                                                     before_weights=free_previous)
+        except BaseException:
+            if freed:   # the file checks passed, the old model is gone, the new one failed
+                self.modelLoaded.emit(None)
+            raise
         if getattr(backend, "device", None) is not None and backend.device.type == "cpu":
             import torch
 

@@ -41,6 +41,7 @@ class Snapshot:
 class RequestBuilder(QObject):
     failed = Signal(str, str)      # request id, message (rendering or settings)
     submitted = Signal(str)        # request id handed to the worker
+    dropped = Signal(str)          # request id never submitted (superseded or cancelled)
 
     def __init__(self, renderer_provider: Callable[[], Any], submit: Callable[[Any], Any], parent=None):
         super().__init__(parent)
@@ -48,6 +49,7 @@ class RequestBuilder(QObject):
         self._submit = submit
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posebooth-conditioning")
         self._latest_preview: str | None = None
+        self._cancelled: set[str] = set()
         self._lock = threading.Lock()
 
     def request(self, snap: Snapshot) -> None:
@@ -57,19 +59,38 @@ class RequestBuilder(QObject):
                 self._latest_preview = snap.request_id
         self._pool.submit(self._build, snap)
 
+    def cancel(self, request_id: str) -> None:
+        """Drop this request if it has not reached the worker yet (the caller cancels it
+        on the worker too: checking and submitting happen under one lock, so one of the
+        two always sees it)."""
+        with self._lock:
+            if len(self._cancelled) > 256:   # ids of requests that had already been submitted
+                self._cancelled.clear()
+            self._cancelled.add(request_id)
+
+    def _wanted(self, snap: Snapshot) -> bool:
+        """Call with the lock held."""
+        if snap.request_id in self._cancelled:
+            self._cancelled.discard(snap.request_id)
+            return False
+        return not snap.preview or snap.request_id == self._latest_preview
+
     def _build(self, snap: Snapshot) -> None:
         try:
-            if snap.preview and snap.request_id != self._latest_preview:
-                return  # superseded before it was rendered
+            with self._lock:
+                wanted = self._wanted(snap)
+            if not wanted:   # superseded or cancelled before it was rendered
+                self.dropped.emit(snap.request_id)
+                return
             controls = render_controls(self._renderer_provider(), list(snap.people), snap.camera, snap.kinds,
                                        snap.frame)
             request = build_request(snap.generation, controls, seed=snap.seed, width=snap.camera.width,
                                     height=snap.camera.height, preview=snap.preview, request_id=snap.request_id)
-            with self._lock:  # a newer preview may have arrived while rendering
-                if snap.preview and snap.request_id != self._latest_preview:
-                    return
-            self._submit(request)
-            self.submitted.emit(snap.request_id)
+            with self._lock:
+                wanted = self._wanted(snap)   # ... or while it was rendered
+                if wanted:
+                    self._submit(request)
+            (self.submitted if wanted else self.dropped).emit(snap.request_id)
         except Exception as exc:  # reported in the panel, never fatal
             self.failed.emit(snap.request_id, str(exc) or type(exc).__name__)
 

@@ -83,7 +83,8 @@ class ExportJob(QObject):
             self._job_id = self.bridge.run_on_worker(self.session.run, self.session.abort)
             if self._cancel.is_set():
                 self.cancel()
-            manifest = export_scene(self.scene, self.out_dir, frames=self.frames, size=self.size,
+            manifest = export_scene(self.scene, self.out_dir, frames=self.frames,
+                                    size=self.size if self.resized else None,
                                     generator=generator, renderer=self.renderer_provider(),
                                     body_for=self.body_for, progress=False, on_frame=on_frame)
         except Exception as exc:  # export errors (folder, disk), pipeline errors: a message

@@ -10,7 +10,10 @@ Results come back as queued Qt signals; stale ones are dropped by request id.
 
 For the main window: `statusMessage(str)` carries short messages for the
 status bar; `generate_action` (Ctrl+Return) and `cancel_action` can go in a
-menu; `shutdown()` stops the worker (also done on QApplication.aboutToQuit).
+menu; set `before_request` to the window's flush of pending typing (the
+prompt panel) so a request never misses the last keystrokes; `device` /
+`dtype` feed the next Load; `shutdown()` stops exports, the worker and the
+renderer (also done on QApplication.aboutToQuit).
 """
 from __future__ import annotations
 
@@ -20,14 +23,16 @@ from pathlib import Path
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMenu,
-                               QMessageBox, QProgressBar, QPushButton, QToolButton, QVBoxLayout, QWidget)
+                               QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter, QToolButton,
+                               QVBoxLayout, QWidget)
 
-from posebooth.export.generator import generation_size, usable_kinds
+from posebooth.export.generator import camera_at_size, generation_size, usable_kinds
 from posebooth.pipeline.request import new_request_id
 from posebooth.scene.tracks import camera_at
+from posebooth.ui import generation_export
 from posebooth.ui.generation_bridge import GenerationBridge
 from posebooth.ui.generation_conditioning import RequestBuilder, Snapshot
-from posebooth.ui.generation_export import ExportJob, ExportProgress, ask_export_folder
+from posebooth.ui.generation_export import ExportJob, ExportProgress
 from posebooth.ui.generation_preview import PreviewPane
 from posebooth.ui.generation_settings import GenerationSettings, random_seed
 from posebooth.ui.history_strip import HistoryStrip, describe, summary
@@ -63,6 +68,7 @@ class GenerationPanel(QWidget):
         self.doc = doc
         self.bridge = bridge or GenerationBridge(self)
         self.device, self.dtype = "auto", "auto"    # LoadOptions; the window may set them from preferences
+        self.before_request = None                  # e.g. MainWindow.flush_edits (prompt typing)
         self._renderer_provider = renderer_provider
         self._own_renderer = None
         self._renderer_lock = threading.Lock()
@@ -168,16 +174,42 @@ class GenerationPanel(QWidget):
         slay.addWidget(self.settings)
         slay.addLayout(size_row)
         slay.addWidget(self.auto_preview)
+        # Settings above, the image below, a splitter between: the image gets the room
+        # the user gives it, the settings scroll when squeezed.
+        top = QWidget()
+        tlay = QVBoxLayout(top)
+        tlay.setContentsMargins(0, 0, 0, 0)
+        tlay.addWidget(model_box)
+        tlay.addWidget(settings_box)
+        tlay.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(top)
+        # The dock may not squeeze the settings sideways (there is no horizontal scroll bar).
+        scroll.setMinimumWidth(top.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width())
+        self._settings_area = scroll
+        bottom = QWidget()
+        blay = QVBoxLayout(bottom)
+        blay.setContentsMargins(0, 0, 0, 0)
+        blay.addLayout(run_row)
+        blay.addWidget(self.preview, 1)
+        blay.addWidget(self.info)
+        blay.addWidget(self.message)
+        blay.addWidget(self.history)
+        blay.addLayout(export_row)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("generationSplitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(scroll)
+        self.splitter.addWidget(bottom)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 6)
-        lay.addWidget(model_box)
-        lay.addWidget(settings_box)
-        lay.addLayout(run_row)
-        lay.addWidget(self.preview, 1)
-        lay.addWidget(self.info)
-        lay.addWidget(self.message)
-        lay.addWidget(self.history)
-        lay.addLayout(export_row)
+        lay.addWidget(self.splitter)
+        self._sized = False
 
         self._debounce = QTimer(self)
         self._debounce.setSingleShot(True)
@@ -193,6 +225,7 @@ class GenerationPanel(QWidget):
         b.error.connect(self._on_error)
         b.cancelled.connect(self._on_cancelled)
         self.builder.failed.connect(self._on_error)
+        self.builder.dropped.connect(self._on_cancelled)
         self.model_combo.activated.connect(self._on_model_chosen)
         self.load_btn.clicked.connect(lambda: self.load_model(explicit=True))
         self.generate_btn.clicked.connect(self.generate)
@@ -203,12 +236,21 @@ class GenerationPanel(QWidget):
         self.export_frame_btn.clicked.connect(self.export_frame)
         self.export_clip_btn.clicked.connect(self.export_clip)
         self._debounce.timeout.connect(self._auto_preview_now)
+        self.auto_preview.toggled.connect(self._scene_edited)
         self.preview_scale.currentIndexChanged.connect(self._refresh_size)
         for sig in (d.personChanged, d.cameraChanged, d.frameChanged, d.sceneReplaced):
             sig.connect(self._scene_edited)
         d.sceneReplaced.connect(self.refresh_models)
         d.cameraChanged.connect(self._refresh_size)
         d.sceneReplaced.connect(self._refresh_size)
+
+    def showEvent(self, event):
+        super().showEvent(event)
+        if not self._sized:   # first show: the settings as tall as they need, at most 60 %
+            self._sized = True
+            total = max(1, self.splitter.height())
+            top = min(self._settings_area.widget().sizeHint().height() + 4, int(total * 0.6))
+            self.splitter.setSizes([top, total - top])
 
     # ---- renderer ---------------------------------------------------------------------------
     def renderer(self):
@@ -265,37 +307,49 @@ class GenerationPanel(QWidget):
         self.doc.edit_scene(mutate, f"Model: {Path(source).name or source}")
 
     def load_model(self, explicit: bool = False) -> None:
-        from posebooth.pipeline.loading import LoadOptions   # warm: imported by warm_up already
-
+        """Load the scene's model on the worker (explicit: failures also get a message box)."""
         source = self.doc.scene.generation.model
         self._explicit_load = explicit
         self._loading_source = source
         self.load_bar.setValue(0)
         self.load_bar.show()
         self.model_label.setText(f"Loading {source}…")
-        self.bridge.load(source, LoadOptions(device=self.device, dtype=self.dtype))
+        self.bridge.load(source, {"device": self.device, "dtype": self.dtype})
 
     def _model_ready(self) -> bool:
         return self.bridge.model is not None and self.bridge.model["source"] == self.doc.scene.generation.model
 
     def _on_loading(self, progress: float, message: str) -> None:
-        if self._loading_source is None:   # after the load: the backend's warnings (e.g. CPU only)
-            self._say(message)
+        if self._loading_source is None:   # the backend's warnings, already shown with the model
             return
         self.load_bar.setValue(int(progress * 1000))
         self.model_label.setText(message)
 
-    def _on_model_loaded(self, info: dict) -> None:
+    def _on_model_loaded(self, info: dict | None) -> None:
         self._loading_source = None
         self.load_bar.hide()
-        self.model_label.setText(f"Loaded: {info['label']} · {info['pipeline']} · {info['device']} "
-                                 f"{info['dtype']}")
+        if info is None:   # the load failed after the previous model was freed (error follows)
+            self.model_label.setText("No model loaded")
+            self.settings.set_model_kinds(None)
+            return
+        name = Path(info["label"]).name or info["label"]
+        warnings = info.get("warnings") or []
+        self.model_label.setText(f"Loaded: {name} · {info['pipeline']} · {info['device']} {info['dtype']}"
+                                 + (" ⚠" if warnings else ""))
+        self.model_label.setToolTip("\n".join([info["source"], f"scheduler {info['scheduler']}, controls: "
+                                               f"{', '.join(info['control_kinds']) or 'depth (in the UNet)'}",
+                                               *warnings]))
         self.settings.set_model_kinds(info["control_kinds"])
-        self.statusMessage.emit(f"Model ready: {info['label']}")
+        self.statusMessage.emit(f"Model ready: {name}" + (f". {warnings[0]}" if warnings else ""))
 
     # ---- requests ---------------------------------------------------------------------------
+    def _flush(self) -> None:
+        if self.before_request is not None:
+            self.before_request()
+
     def generate(self) -> None:
         """Generate the current frame at full size (Ctrl+Return); goes to the history."""
+        self._flush()
         gen = self.doc.scene.generation
         if not self._model_ready() and self._loading_source != gen.model:
             self.load_model(explicit=True)
@@ -318,7 +372,7 @@ class GenerationPanel(QWidget):
         scale = self.preview_scale.currentData() if preview else 1.0
         w, h = generation_size(spec.width, spec.height, scale)
         try:
-            camera = camera_at(spec.model_copy(update={"width": w, "height": h}), self.doc.frame)
+            camera = camera_at_size(camera_at(spec, self.doc.frame), w, h)
             people = tuple(self.doc.posed())
         except Exception as exc:  # a body model that cannot be built, a degenerate camera
             self._show_error(None, f"Cannot pose the scene: {exc}", explicit=not preview)
@@ -335,7 +389,9 @@ class GenerationPanel(QWidget):
         return rid
 
     def cancel(self) -> None:
+        """Cancel this panel's requests (not an export: its dialog has its own Cancel)."""
         for rid in list(self._pending):
+            self.builder.cancel(rid)
             self.bridge.cancel(rid)
 
     # ---- results (GUI thread, queued from the worker) -----------------------------------------
@@ -430,12 +486,14 @@ class GenerationPanel(QWidget):
         if self.export_job is not None:
             notify_error(self, title, "An export is already running.")
             return None
-        if self.bridge.model is None:
-            notify_error(self, title, "Load a model first: the export generates every frame with it.")
+        if self.bridge.model is None or self._loading_source is not None:
+            notify_error(self, title, "Load a model first (and let it finish loading): the export "
+                                      "generates every frame with it.")
             return None
-        folder = ask_export_folder(self, title)
+        folder = generation_export.ask_export_folder(self, title)
         if not folder:
             return None
+        self._flush()
         gen = self.doc.scene.generation
         job = ExportJob(self.bridge, self.doc.scene, folder, frames, model=self.bridge.model,
                         renderer_provider=self.renderer, body_for=self.doc.body_model,

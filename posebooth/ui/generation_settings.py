@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
                                QSpinBox, QToolButton, QWidget)
 
 from posebooth.pipeline.request import CONTROL_KINDS
@@ -44,6 +44,12 @@ class _ControlRow:
         self.end.setToolTip("Fraction of the denoising steps where this control ends")
         for w in (self.start, self.end):
             w.setMaximumWidth(58)
+        # What a newly enabled control starts from (ControlSetting's defaults); afterwards the
+        # row keeps the last values the scene had, so off and on again restores them.
+        default = ControlSetting(kind=kind)
+        set_quietly(self.scale, default.scale)
+        set_quietly(self.start, default.start)
+        set_quietly(self.end, default.end)
 
 
 class GenerationSettings(QWidget):
@@ -186,7 +192,10 @@ class GenerationSettings(QWidget):
     def _toggle_control(self, row: _ControlRow, on: bool) -> None:
         if self._updating:
             return
-        new = ControlSetting(kind=row.kind, scale=row.scale.value(), start=row.start.value(), end=row.end.value())
+        start, end = row.start.value(), row.end.value()
+        if end <= start:
+            start, end = 0.0, 1.0
+        new = ControlSetting(kind=row.kind, scale=row.scale.value(), start=start, end=end)
 
         def mutate(scene):
             kept = [c for c in scene.generation.controls if c.kind != row.kind]

@@ -12,7 +12,7 @@ from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem
 
 MAX_ENTRIES = 60
-THUMB = 72
+THUMB = 60
 
 
 def to_qimage(image: np.ndarray) -> QImage:
@@ -59,7 +59,7 @@ class HistoryStrip(QListWidget):
         self.setSpacing(2)
         self.setUniformItemSizes(True)
         self.setGridSize(QSize(THUMB + 6, THUMB + 6))
-        self.setFixedHeight(THUMB + 28)   # a row of thumbnails and the horizontal scroll bar
+        self.setFixedHeight(THUMB + 22)   # a row of thumbnails and the horizontal scroll bar
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setToolTip("This session's images: click one to see it and its settings")

@@ -108,6 +108,7 @@ class MainWindow(QMainWindow):
         self.generation_dock = GenerationDock(self.doc, self)
         self.addDockWidget(L, self.generation_dock)
         self.splitDockWidget(self.prompt_dock, self.generation_dock, Qt.Orientation.Vertical)
+        self._install_generation_panel()
         self.timeline_dock = self._dock("Timeline", "timelineDock", self.timeline, B)
 
 
@@ -247,6 +248,15 @@ class MainWindow(QMainWindow):
             menu.addAction("Clear Recent Files", lambda: (self.files.recent.clear(), self._update_recent_menu()))
         menu.setEnabled(bool(paths))
 
+    def _install_generation_panel(self):
+        # The panel owns its own HeadlessRenderer: it renders conditioning images
+        # on background threads, where the viewport's GL context must not be used.
+        from posebooth.ui.generation_panel import GenerationPanel
+        self.generation_panel = GenerationPanel(self.doc, parent=self)
+        self.generation_dock.set_panel(self.generation_panel)
+        self.generation_panel.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 5000))
+        self.generation_panel.before_request = self.flush_edits  # Generate sees the prompt just typed
+
     # ---- commands used by actions ---------------------------------------------------------
     def flush_edits(self):
         """Push edits still pending in widgets (prompt typing) into the document."""
@@ -377,4 +387,5 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.autosaver.stop()
         self.autosaver.discard()
+        self.generation_panel.shutdown()
         event.accept()
