@@ -56,7 +56,3 @@ class BodyWarmup(QObject):
         if self._dialog is not None:
             self._dialog.close()
         self._on_done(self._error)
-
-    @property
-    def finished(self) -> bool:
-        return not self._poll.isActive()
