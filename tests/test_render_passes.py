@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from posebooth.scene.camera import Camera, look_at
 from posebooth.viewport.renderer import (ALL_PASSES, BACKGROUND_RGB, Renderer, RenderError,
-                                         RenderMesh, vertex_normals)
+                                         RenderMesh, is_closed_outward, vertex_normals)
 
 pytestmark = pytest.mark.gl
 
@@ -289,6 +289,56 @@ def test_vertex_normals_area_weighted():
     np.add.at(ref, f.ravel(), np.repeat(np.cross(v[f[:, 1]] - v[f[:, 0]],
                                                  v[f[:, 2]] - v[f[:, 0]]), 3, axis=0))
     assert np.allclose(vertex_normals(v, f), ref, atol=1e-5)
+
+
+def test_closed_outward_meshes_are_recognised():
+    sphere = trimesh.creation.icosphere(subdivisions=2)
+    v, f = sphere.vertices, sphere.faces
+    assert is_closed_outward(f, v)
+    assert not is_closed_outward(f[:, ::-1], v)          # wound inwards
+    assert not is_closed_outward(f[1:], v)               # a hole
+    assert not is_closed_outward(np.concatenate([f, f[:1]]), v)  # a doubled face
+    box = trimesh.creation.box()
+    box.unmerge_vertices()                               # no shared edges
+    assert not is_closed_outward(box.faces, box.vertices)
+
+
+def test_back_face_culling_changes_no_pixel(hr):
+    """A closed sphere is drawn with back faces culled; the same sphere as
+    an open mesh (one face pulled apart) is drawn two-sided. Every pass
+    agrees except on the one face that differs."""
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=0.6)
+    closed = RenderMesh(sphere.vertices, sphere.faces, np.full(len(sphere.vertices), 3, np.uint8), 1)
+    # The open copy: the last face gets its own copies of its three vertices
+    # (same positions), so the index topology has a hole there.
+    v = np.concatenate([sphere.vertices, sphere.vertices[sphere.faces[-1]]])
+    f = sphere.faces.copy()
+    f[-1] = [len(sphere.vertices), len(sphere.vertices) + 1, len(sphere.vertices) + 2]
+    opened = RenderMesh(v, f, np.full(len(v), 3, np.uint8), 1)
+    assert is_closed_outward(closed.faces, closed.vertices) and not is_closed_outward(f, v)
+    cam = _camera()
+    a, b = hr.render([closed], cam), hr.render([opened], cam)
+    assert np.array_equal(a.instance, b.instance) and np.array_equal(a.parts, b.parts)
+    assert np.array_equal(a.depth, b.depth)
+    same = np.abs(a.normal - b.normal).max(-1) < 1e-3   # the seam face's vertex normals differ
+    assert same.mean() > 0.99
+
+
+def test_camera_inside_a_closed_body_sees_its_inside(hr):
+    """Culling must not apply when the near plane cuts the mesh: from inside
+    a closed sphere every pixel shows its inner surface, normals facing us."""
+    sphere = trimesh.creation.icosphere(subdivisions=3, radius=1.0)
+    mesh = RenderMesh(sphere.vertices, sphere.faces, np.zeros(len(sphere.vertices), np.uint8), 1)
+    cam = Camera.from_look_at([0.0, 0.0, 0.2], [0.0, 0.0, -1.0], 0.0, W, H)
+    p = hr.render([mesh], cam)
+    assert (p.instance == 1).all()
+    j, i = np.meshgrid(np.arange(W) + 0.5, np.arange(H) + 0.5)
+    rays = np.stack([j, i, np.ones_like(j)], -1) @ np.linalg.inv(cam.K).T
+    assert ((p.normal * rays).sum(-1) < 0).all()
+    # Partly cut by the near plane: the inside shows through the cut.
+    near_cut = Camera.from_look_at([0.0, 0.0, 1.02], [0.0, 0.0, 0.0], 0.0, W, H)
+    q = hr.render([mesh], near_cut, passes=("instance", "depth"))
+    assert (q.instance == 1).all() and (q.depth > 0).all()
 
 
 def test_render_mesh_validation():

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 
 import moderngl
 import numpy as np
-from scipy import sparse
 
 from posebooth.scene.camera import Camera
 from posebooth.viewport import shaders
+from posebooth.viewport.normals import VertexNormals, vertex_normals  # noqa: F401  (re-exported)
 
 ALL_PASSES = ("rgb", "depth", "normal", "parts", "instance")
 BACKGROUND_RGB = (64, 64, 64)   # neutral mid-dark gray behind the bodies
@@ -78,41 +78,24 @@ class RenderPasses:
     size: tuple[int, int] = field(default=(0, 0))  # (W, H)
 
 
-class _VertexNormals:
-    """Area-weighted vertex normals for one topology, NOT normalised (the
-    vertex shader does it): the cross product of two edges is twice the face
-    area times its normal. The incidence matrix and scratch arrays are built
-    once, so a frame costs ~1 ms per 14k-vertex body instead of ~4 ms."""
-
-    def __init__(self, faces: np.ndarray, n_vertices: int):
-        F = len(faces)
-        self.faces_t = np.ascontiguousarray(faces.T)
-        self.incidence = sparse.csr_matrix(
-            (np.ones(3 * F, np.float32), (faces.ravel(), np.repeat(np.arange(F), 3))),
-            shape=(n_vertices, F))
-        self._corners = np.empty((3, 3, F), np.float32)  # xyz, corner, face
-        self._edges = np.empty((2, 3, F), np.float32)
-        self._fn = np.empty((F, 3), np.float32)
-        self._tmp = np.empty(F, np.float32)
-
-    def __call__(self, vertices: np.ndarray) -> np.ndarray:
-        vt = np.ascontiguousarray(vertices.T, np.float32)
-        for k in range(3):
-            np.take(vt[k], self.faces_t, out=self._corners[k])
-        c, e, fn, t = self._corners, self._edges, self._fn.T, self._tmp
-        np.subtract(c[:, 1], c[:, 0], out=e[0])
-        np.subtract(c[:, 2], c[:, 0], out=e[1])
-        (x1, y1, z1), (x2, y2, z2) = e
-        for k, (a, b, p, q) in enumerate(((y1, z2, z1, y2), (z1, x2, x1, z2), (x1, y2, y1, x2))):
-            np.multiply(a, b, out=fn[k])
-            np.multiply(p, q, out=t)
-            fn[k] -= t
-        return self.incidence @ self._fn
-
-
-def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(V, 3) area-weighted, unnormalised vertex normals (one-off helper)."""
-    return _VertexNormals(np.asarray(faces), len(vertices))(np.asarray(vertices))
+def is_closed_outward(faces: np.ndarray, vertices: np.ndarray) -> bool:
+    """True when the mesh is a closed, consistently wound surface facing
+    outwards: every directed edge appears once and its reverse once, and the
+    signed volume is positive (CCW seen from outside)."""
+    if not len(faces):
+        return False
+    f = faces.astype(np.int64)
+    n = int(f.max()) + 1
+    directed = np.concatenate([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]])
+    code = directed[:, 0] * n + directed[:, 1]
+    if len(np.unique(code)) != len(code):
+        return False
+    reverse = directed[:, 1] * n + directed[:, 0]
+    if not np.isin(reverse, code).all():
+        return False
+    v = vertices.astype(np.float64)
+    volume = np.einsum("ij,ij->i", v[f[:, 0]], np.cross(v[f[:, 1]], v[f[:, 2]])).sum()
+    return volume > 0
 
 
 class _Stream:
@@ -123,12 +106,13 @@ class _Stream:
         self.buffer = ctx.buffer(reserve=reserve, dynamic=True)
 
     def write(self, parts) -> None:
-        """Write arrays back to back (no concatenated copy)."""
+        """Write arrays back to back (no concatenated copy). Written in place:
+        orphaning would make the driver allocate (and page-fault) a fresh
+        store every frame, and every off-screen frame ends in a read-back,
+        so the previous draw is done with the data anyway."""
         nbytes = sum(p.nbytes for p in parts)
         if nbytes > self.buffer.size:
             self.buffer.orphan(max(nbytes, 2 * self.buffer.size))
-        else:
-            self.buffer.orphan()
         offset = 0
         for p in parts:
             self.buffer.write(p, offset=offset)
@@ -136,52 +120,66 @@ class _Stream:
 
 
 class _Targets:
-    """The off-screen framebuffers for one image size."""
+    """The off-screen textures for one image size, and a framebuffer per
+    set of passes drawn into them."""
 
     def __init__(self, ctx: moderngl.Context, size: tuple[int, int]):
-        self.size = size
-        self.rgb = ctx.texture(size, 4, dtype="f1")
-        self.depth = ctx.texture(size, 1, dtype="f4")
-        self.normal = ctx.texture(size, 3, dtype="f4")
-        self.part = ctx.texture(size, 1, dtype="u1")     # R8UI: part + 1
-        self.instance = ctx.texture(size, 1, dtype="u1")
+        self.ctx, self.size = ctx, size
+        self.textures = {
+            "rgb": ctx.texture(size, 4, dtype="f1"),
+            "depth": ctx.texture(size, 1, dtype="f4"),
+            "normal": ctx.texture(size, 3, dtype="f4"),
+            "parts": ctx.texture(size, 1, dtype="u1"),      # R8UI: part + 1
+            "instance": ctx.texture(size, 1, dtype="u1"),
+        }
         # moderngl only attaches its own 24-bit depth format; with near = 5 cm
         # that resolves ~0.03 mm at 5 m, plenty for the z-test. Depth values
         # themselves come from the R32F target, not from this buffer.
         self.zbuf = ctx.depth_renderbuffer(size)
         try:
-            self.fbo = ctx.framebuffer(self._colors(), self.zbuf)
+            ctx.framebuffer([self.textures["normal"]]).release()
         except moderngl.Error:  # RGB32F need not be renderable: RGBA32F always is
-            self.normal.release()
-            self.normal = ctx.texture(size, 4, dtype="f4")
-            self.fbo = ctx.framebuffer(self._colors(), self.zbuf)
-        # Views of the same attachments: clear the colour image to the
-        # background, and draw the depth-only baseline.
-        self.fbo_rgb = ctx.framebuffer([self.rgb])
-        self.fbo_depth = ctx.framebuffer([self.depth], self.zbuf)
+            self.textures["normal"].release()
+            self.textures["normal"] = ctx.texture(size, 4, dtype="f4")
+        # Clears the colour image to the background.
+        self.fbo_rgb = ctx.framebuffer([self.textures["rgb"]])
+        self._fbos: dict[tuple[str, ...], moderngl.Framebuffer] = {}
         # Read-back scratch, re-used every frame; GL packs RGBA to RGB itself
         # (numpy's strided copy is several times slower). Rows are bottom-up.
         W, H = size
-        self._formats = [(3, "f1"), (1, "f4"), (3, "f4"), (1, "u1"), (1, "u1")]
-        self._scratch = [np.empty((H, W, 3), np.uint8), np.empty((H, W), np.float32),
-                         np.empty((H, W, 3), np.float32), np.empty((H, W), np.uint8),
-                         np.empty((H, W), np.uint8)]
+        self._formats = {"rgb": (3, "f1", np.uint8), "depth": (1, "f4", np.float32),
+                         "normal": (3, "f4", np.float32), "parts": (1, "u1", np.uint8),
+                         "instance": (1, "u1", np.uint8)}
+        self._scratch = {name: np.empty((H, W, c) if c > 1 else (H, W), t)
+                         for name, (c, _, t) in self._formats.items()}
 
-    def read(self, attachment: int, fbo: moderngl.Framebuffer | None = None) -> np.ndarray:
-        """One attachment, rows top-down, in a new contiguous array."""
-        components, dtype = self._formats[attachment]
-        scratch = self._scratch[attachment]
-        (fbo or self.fbo).read_into(scratch, components=components,
-                                    attachment=0 if fbo is not None else attachment, dtype=dtype)
+    def fbo(self, passes: tuple[str, ...]) -> moderngl.Framebuffer:
+        """The framebuffer with `passes`' textures attached in that order."""
+        if passes not in self._fbos:
+            self._fbos[passes] = self.ctx.framebuffer([self.textures[p] for p in passes], self.zbuf)
+        return self._fbos[passes]
+
+    def read(self, passes: tuple[str, ...], name: str) -> np.ndarray:
+        """Pass `name` of the last draw into fbo(passes), rows top-down, in a
+        new contiguous array."""
+        components, dtype, _ = self._formats[name]
+        scratch = self._scratch[name]
+        self.fbo(passes).read_into(scratch, components=components,
+                                   attachment=passes.index(name), dtype=dtype)
         return scratch[::-1].copy()   # GL rows are bottom-up; whole-row copies are fast
 
-    def _colors(self) -> list:
-        return [self.rgb, self.depth, self.normal, self.part, self.instance]
-
     def release(self) -> None:
-        for obj in (self.fbo, self.fbo_rgb, self.fbo_depth, self.rgb, self.depth,
-                    self.normal, self.part, self.instance, self.zbuf):
+        for obj in (*self._fbos.values(), self.fbo_rgb, *self.textures.values(), self.zbuf):
             obj.release()
+        self._fbos = {}
+
+
+def _pixel_to_ray(camera: Camera) -> np.ndarray:
+    """3x3 map from a window position (gl_FragCoord.x, .y, 1), rows bottom-up,
+    to the camera-frame ray through it with z = 1: K^-1 after the row flip
+    y_image = H - y_window (pixel centres at +0.5 on both, FORMAT.md)."""
+    flip = np.array([[1.0, 0.0, 0.0], [0.0, -1.0, camera.height], [0.0, 0.0, 1.0]])
+    return np.linalg.inv(camera.K) @ flip
 
 
 class Renderer:
@@ -192,45 +190,41 @@ class Renderer:
         if ctx.version_code < 330:
             raise RenderError(f"OpenGL 3.3 or newer is needed, this context has {ctx.version_code}")
         self.ctx = ctx
-        self._prog = ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.FRAGMENT)
         self._prog_depth = ctx.program(vertex_shader=shaders.DEPTH_VERTEX,
                                        fragment_shader=shaders.DEPTH_FRAGMENT)
-        self._pos, self._nrm, self._attr, self._idx = (_Stream(ctx) for _ in range(4))
-        self._vao = ctx.vertex_array(self._prog, [
-            (self._pos.buffer, "3f", "in_pos"),
-            (self._nrm.buffer, "3f", "in_normal"),
-            (self._attr.buffer, "u 4f1", "in_id", "in_color"),
-        ], index_buffer=self._idx.buffer, index_element_size=4)
+        self._pos, self._nrm, self._part, self._idx = (_Stream(ctx) for _ in range(4))
         self._vao_depth = ctx.vertex_array(self._prog_depth, [(self._pos.buffer, "3f", "in_pos")],
                                            index_buffer=self._idx.buffer, index_element_size=4)
+        # One program per set of passes, built on first use.
+        self._variants: dict[tuple[str, ...], tuple[moderngl.Program, moderngl.VertexArray]] = {}
         self._targets: _Targets | None = None
         self._topology: list = []   # the arrays last uploaded, held so identity stays valid
-        self._normals: list[_VertexNormals] = []
+        self._normals: list[VertexNormals | None] = []
+        self._closed: list[bool] = []   # per mesh of the topology: may cull back faces
+        self._draws: list[tuple[int, int, tuple, int, RenderMesh]] = []  # first index, count, colour, instance
         self._n_indices = 0
 
     # -- uploads -----------------------------------------------------------
     def _upload(self, meshes: list[RenderMesh], normals: bool) -> None:
-        key = [(m.faces, m.part_labels, m.instance_id, m.color, len(m.vertices)) for m in meshes]
+        key = [(m.faces, m.part_labels, len(m.vertices)) for m in meshes]
         same = len(key) == len(self._topology) and all(
-            a[0] is b[0] and a[1] is b[1] and a[2:] == b[2:] for a, b in zip(key, self._topology))
+            a[0] is b[0] and a[1] is b[1] and a[2] == b[2] for a, b in zip(key, self._topology))
         if not same:
             offsets = np.cumsum([0] + [len(m.vertices) for m in meshes])
-            idx = [m.faces.astype(np.uint32) + np.uint32(o) for m, o in zip(meshes, offsets)]
-            attr = np.zeros(offsets[-1], dtype=[("id", "<u4"), ("color", "u1", 4)])
-            for m, o in zip(meshes, offsets):
-                sl = slice(o, o + len(m.vertices))
-                attr["id"][sl] = m.part_labels.astype(np.uint32) | (np.uint32(m.instance_id) << 8)
-                attr["color"][sl] = np.round(np.clip(list(m.color) + [1.0], 0, 1) * 255)
-            self._idx.write(idx)
-            self._attr.write([attr])
+            self._idx.write([m.faces.astype(np.uint32) + np.uint32(o) for m, o in zip(meshes, offsets)])
+            self._part.write([m.part_labels.astype(np.uint32) for m in meshes])
             self._n_indices = sum(m.faces.size for m in meshes)
             self._topology = key
             self._normals = [None] * len(meshes)   # built on first use
+            self._closed = [is_closed_outward(m.faces, m.vertices) for m in meshes]
+        first = np.cumsum([0] + [m.faces.size for m in meshes])
+        self._draws = [(int(first[k]), m.faces.size, m.color, m.instance_id, m)
+                       for k, m in enumerate(meshes)]
         self._pos.write([m.vertices for m in meshes])
         if normals:
             for k, m in enumerate(meshes):
                 if self._normals[k] is None:
-                    self._normals[k] = _VertexNormals(m.faces, len(m.vertices))
+                    self._normals[k] = VertexNormals(m.faces, len(m.vertices))
             self._nrm.write([nf(m.vertices) for nf, m in zip(self._normals, meshes)])
 
     def _targets_for(self, camera: Camera) -> _Targets:
@@ -246,17 +240,57 @@ class Renderer:
         prog["u_view"].write(np.asarray(camera.extrinsic, np.float32).T.tobytes())
         prog["u_proj"].write(np.asarray(camera.gl_projection(), np.float32).T.tobytes())
 
+    def _may_cull(self, k: int, mesh: RenderMesh, camera: Camera) -> bool:
+        """Whether back faces of mesh k can be skipped without changing a
+        pixel: the surface is closed and wound outwards, and lies wholly
+        between the near and far planes, so neither plane cuts it open and
+        the camera is outside it (a closed surface around the camera would
+        have points behind it). Then the first surface along every ray is a
+        front face. Halves the triangles a software rasteriser sets up and
+        shades; an open or cut mesh is drawn two-sided as before."""
+        if not self._closed[k]:
+            return False
+        R, t = camera.extrinsic[:3, :3], camera.extrinsic[:3, 3]
+        z = mesh.vertices @ R[2].astype(np.float32) + np.float32(t[2])
+        return camera.near < z.min() and z.max() < camera.far
+
+    def _variant(self, passes: tuple[str, ...]) -> tuple[moderngl.Program, moderngl.VertexArray]:
+        if passes not in self._variants:
+            vs, fs = shaders.program_sources(passes)
+            prog = self.ctx.program(vertex_shader=vs, fragment_shader=fs)
+            attrs = [(buf, fmt, name) for buf, fmt, name in (
+                (self._pos.buffer, "3f", "in_pos"), (self._nrm.buffer, "3f", "in_normal"),
+                (self._part.buffer, "u", "in_part")) if name in prog]
+            vao = self.ctx.vertex_array(prog, attrs, index_buffer=self._idx.buffer,
+                                        index_element_size=4)
+            self._variants[passes] = (prog, vao)
+        return self._variants[passes]
+
     # -- drawing (shared by the off-screen passes and the on-screen view) ---
-    def _draw(self, meshes: list[RenderMesh], camera: Camera) -> None:
-        self._upload(meshes, normals=True)
-        self._set_camera(self._prog, camera)
-        self._prog["u_light_dir"].value = LIGHT_DIR
-        self._prog["u_ambient"].value = AMBIENT
-        self.ctx.enable_only(moderngl.DEPTH_TEST)   # no culling, no blending
+    def _draw(self, meshes: list[RenderMesh], camera: Camera, passes: tuple[str, ...]) -> None:
+        """Draw `passes` (canonical order) into the bound framebuffer."""
+        self._upload(meshes, normals=shaders.needs_normals(passes))
+        prog, vao = self._variant(passes)
+        self._set_camera(prog, camera)
+        for name, value in (("u_light_dir", LIGHT_DIR), ("u_ambient", AMBIENT)):
+            if name in prog:
+                prog[name].value = value
+        if "u_ray" in prog:
+            prog["u_ray"].write(_pixel_to_ray(camera).astype(np.float32).T.tobytes())
         self.ctx.depth_func = "<"
         self.ctx.front_face = "ccw"
-        if self._n_indices:
-            self._vao.render(moderngl.TRIANGLES, vertices=self._n_indices)
+        self.ctx.cull_face = "back"
+        # One draw per person: colour and instance id are uniforms, which
+        # keeps per-vertex data (the cost that dominates on a software
+        # rasteriser) small.
+        for k, (first, count, color, instance, mesh) in enumerate(self._draws):
+            cull = moderngl.CULL_FACE if self._may_cull(k, mesh, camera) else 0
+            self.ctx.enable_only(moderngl.DEPTH_TEST | cull)   # no blending
+            if "u_color" in prog:
+                prog["u_color"].value = color
+            if "u_instance" in prog:
+                prog["u_instance"].value = instance
+            vao.render(moderngl.TRIANGLES, vertices=count, first=first)
 
     def draw_into(self, fbo: moderngl.Framebuffer, meshes: list[RenderMesh], camera: Camera,
                   clear: bool = True) -> None:
@@ -266,46 +300,55 @@ class Renderer:
         fbo.use()
         if clear:
             fbo.clear(*(c / 255.0 for c in BACKGROUND_RGB), 1.0, depth=1.0)
-        self._draw(meshes, camera)
+        self._draw(meshes, camera, ("rgb",))
 
     # -- off-screen passes --------------------------------------------------
     def render(self, meshes: list[RenderMesh], camera: Camera,
                passes: tuple[str, ...] | list[str] = ALL_PASSES) -> RenderPasses:
-        """Render the requested passes (see ALL_PASSES); others are None and
-        are not read back."""
+        """Render the requested passes (see ALL_PASSES) in one draw; others
+        are None, cost nothing and are not read back."""
         unknown = set(passes) - set(ALL_PASSES)
         if unknown:
             raise ValueError(f"unknown passes {sorted(unknown)}; choose from {ALL_PASSES}")
+        wanted = tuple(p for p in ALL_PASSES if p in passes)
         t = self._targets_for(camera)
-        t.fbo.use()
-        t.fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)   # zero every target (ids too)
-        t.fbo_rgb.clear(*(c / 255.0 for c in BACKGROUND_RGB), 1.0)
-        t.fbo.use()
-        self._draw(meshes, camera)
-        names = ("rgb", "depth", "normal", "parts", "instance")  # attachment order
-        out = {name: t.read(i) for i, name in enumerate(names) if name in passes}
         W, H = t.size
-        return RenderPasses(size=(W, H), **out)
+        if not wanted:
+            return RenderPasses(size=(W, H))
+        fbo = t.fbo(wanted)
+        fbo.use()
+        fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)   # zero every target (ids too)
+        if "rgb" in wanted:
+            t.fbo_rgb.clear(*(c / 255.0 for c in BACKGROUND_RGB), 1.0)
+            fbo.use()
+        self._draw(meshes, camera, wanted)
+        return RenderPasses(size=(W, H), **{name: t.read(wanted, name) for name in wanted})
 
     def render_depth_only(self, meshes: list[RenderMesh], camera: Camera) -> np.ndarray:
-        """Minimal pass (the benchmark baseline): (H, W) float32 camera z, 0 = background."""
+        """The bare depth pass (the benchmark's baseline: one plain draw, no
+        culling): (H, W) float32 camera z, 0 = background."""
         t = self._targets_for(camera)
-        t.fbo_depth.use()
-        t.fbo_depth.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
+        fbo = t.fbo(("depth",))
+        fbo.use()
+        fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self._upload(meshes, normals=False)
         self._set_camera(self._prog_depth, camera)
         self.ctx.enable_only(moderngl.DEPTH_TEST)
         self.ctx.depth_func = "<"
         if self._n_indices:
             self._vao_depth.render(moderngl.TRIANGLES, vertices=self._n_indices)
-        return t.read(1, t.fbo_depth)
+        return t.read(("depth",), "depth")
 
     def release(self) -> None:
         """Free the GL objects (the context stays the host's)."""
         if self._targets is not None:
             self._targets.release()
             self._targets = None
-        for obj in (self._vao, self._vao_depth, self._prog, self._prog_depth,
-                    self._pos.buffer, self._nrm.buffer, self._attr.buffer, self._idx.buffer):
+        for prog, vao in self._variants.values():
+            vao.release()
+            prog.release()
+        self._variants = {}
+        for obj in (self._vao_depth, self._prog_depth,
+                    self._pos.buffer, self._nrm.buffer, self._part.buffer, self._idx.buffer):
             obj.release()
         self._topology, self._normals = [], []

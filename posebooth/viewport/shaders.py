@@ -6,81 +6,109 @@ OpenCV camera) and `Camera.gl_projection()` (camera -> clip): the projection
 formula lives only in posebooth.scene.camera.
 """
 
+# Per-vertex work dominates on a software rasteriser, so the vertex stage
+# carries the least it can: position, plus the normal and part label only
+# when a requested pass needs them; colour and instance id are per-draw
+# uniforms, and depth comes from gl_FragCoord.w. `program_sources` builds
+# the variant for a set of passes (the #if blocks below).
 VERTEX = """
-#version 330 core
 uniform mat4 u_view;   // world -> camera, OpenCV axes
 uniform mat4 u_proj;   // camera -> clip, Camera.gl_projection()
 in vec3 in_pos;        // world, metres
+#if NEED_NORMAL
 in vec3 in_normal;     // world, area-weighted vertex sum (not unit)
-in uint in_id;         // part label (bits 0-7) | instance id (bits 8-15)
-in vec4 in_color;      // per-person colour
-out vec3 v_pos;        // camera frame
-out vec3 v_normal;     // camera frame
-flat out uint v_id;
-flat out vec3 v_color;
+out vec3 v_normal;     // camera frame, unit at the vertices
+#endif
+#if NEED_PART
+in uint in_part;       // SMPL part label 0..23
+flat out uint v_part;
+#endif
 void main() {
-    vec4 p = u_view * vec4(in_pos, 1.0);
-    v_pos = p.xyz;
+#if NEED_NORMAL
     // The extrinsic is rigid, so its rotation maps normals too.
     v_normal = normalize(mat3(u_view) * in_normal);
-    v_id = in_id;
-    v_color = in_color.rgb;
-    gl_Position = u_proj * p;
+#endif
+#if NEED_PART
+    v_part = in_part;
+#endif
+    gl_Position = u_proj * (u_view * vec4(in_pos, 1.0));
 }
 """
 
-# All passes from one draw (MRT). Location 0 is also what a caller-provided
-# framebuffer (the Qt viewport's default FBO) receives; the other outputs are
-# dropped there.
+# The requested passes from one draw (MRT), each output at the location of
+# its pass in the requested set. For a caller-provided framebuffer (the Qt
+# viewport's default FBO) the set is just rgb, at location 0.
 FRAGMENT = """
-#version 330 core
 uniform vec3 u_light_dir;  // unit, towards the light, camera frame
 uniform float u_ambient;
-in vec3 v_pos;
+uniform vec3 u_color;      // this person's colour
+uniform uint u_instance;   // this person's instance id
+uniform mat3 u_ray;        // window (x, y, 1) -> camera ray with z = 1
+#if NEED_NORMAL
 in vec3 v_normal;
-flat in uint v_id;
-flat in vec3 v_color;
-layout(location = 0) out vec4 o_rgb;
-layout(location = 1) out float o_depth;
-layout(location = 2) out vec4 o_normal;
-layout(location = 3) out uint o_part;
-layout(location = 4) out uint o_instance;
+#endif
+#if NEED_PART
+flat in uint v_part;
+#endif
+@OUTPUTS@
 void main() {
+#if NEED_NORMAL
     // Faces are CCW seen from outside; with Camera.gl_projection that is
     // GL's front face, so back faces (seen from inside) flip their normal.
     vec3 n = normalize(v_normal);
     if (!gl_FrontFacing) n = -n;
     // Smooth normals near the silhouette can lean away from the camera:
     // remove the away-facing part (keeps the sideways direction, unlike a
-    // flip). Rare, so the normalisation of the ray stays in the branch.
-    if (dot(n, v_pos) > -1e-3 * v_pos.z) {
-        vec3 ray = normalize(v_pos);
-        n = normalize(n - (dot(n, ray) + 1e-3) * ray);
+    // flip). `ray` has z = 1, so this is dot(n, point) > -1e-3 * z.
+    vec3 ray = u_ray * vec3(gl_FragCoord.xy, 1.0);
+    if (dot(n, ray) > -1e-3) {
+        vec3 d = normalize(ray);
+        n = normalize(n - (dot(n, d) + 1e-3) * d);
     }
-    o_rgb = vec4(v_color * (u_ambient + (1.0 - u_ambient) * max(dot(n, u_light_dir), 0.0)), 1.0);
-    o_depth = v_pos.z;   // perspective-correct: exact camera z on a plane
-    o_normal = vec4(n, 0.0);
-    o_part = (v_id & 255u) + 1u;
-    o_instance = v_id >> 8;
+#endif
+@ASSIGNMENTS@
 }
 """
 
+# Pass name -> (output declaration, assignment).
+OUTPUTS = {
+    "rgb": ("vec4 o_rgb",
+            "o_rgb = vec4(u_color * (u_ambient + (1.0 - u_ambient) * max(dot(n, u_light_dir), 0.0)), 1.0);"),
+    # Clip w is camera z and GL interpolates 1/w perspective-correctly:
+    # exact camera z on a plane, with no interpolated output of our own.
+    "depth": ("float o_depth", "o_depth = 1.0 / gl_FragCoord.w;"),
+    "normal": ("vec4 o_normal", "o_normal = vec4(n, 0.0);"),
+    "parts": ("uint o_part", "o_part = v_part + 1u;"),
+    "instance": ("uint o_instance", "o_instance = u_instance;"),
+}
+
+
+def needs_normals(passes) -> bool:
+    return "rgb" in passes or "normal" in passes
+
+
+def program_sources(passes: tuple[str, ...]) -> tuple[str, str]:
+    """(vertex, fragment) GLSL writing `passes` (names of OUTPUTS) to
+    locations 0, 1, ... in that order."""
+    head = (f"#version 330 core\n#define NEED_NORMAL {int(needs_normals(passes))}\n"
+            f"#define NEED_PART {int('parts' in passes)}\n")
+    decl = "\n".join(f"layout(location = {k}) out {OUTPUTS[p][0]};" for k, p in enumerate(passes))
+    assign = "\n".join(f"    {OUTPUTS[p][1]}" for p in passes)
+    return head + VERTEX, head + FRAGMENT.replace("@OUTPUTS@", decl).replace("@ASSIGNMENTS@", assign)
+
+
+# The bare depth pass: the benchmark's baseline. Same depth expression as
+# OUTPUTS["depth"], so the two agree bit for bit.
 DEPTH_VERTEX = """
 #version 330 core
 uniform mat4 u_view;
 uniform mat4 u_proj;
 in vec3 in_pos;
-out float v_z;
-void main() {
-    vec4 p = u_view * vec4(in_pos, 1.0);
-    v_z = p.z;
-    gl_Position = u_proj * p;
-}
+void main() { gl_Position = u_proj * (u_view * vec4(in_pos, 1.0)); }
 """
 
 DEPTH_FRAGMENT = """
 #version 330 core
-in float v_z;
 layout(location = 0) out float o_depth;
-void main() { o_depth = v_z; }
+void main() { o_depth = 1.0 / gl_FragCoord.w; }
 """
