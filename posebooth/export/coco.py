@@ -53,9 +53,15 @@ def coco_dataset(frames: list[int], image_folder: str, size: tuple[int, int], co
     }
 
 
-def mask_rle_counts(instance: np.ndarray, instance_id: int) -> str:
-    """Compressed COCO RLE counts string of the pixels equal to instance_id."""
+def mask_rle_counts(instance: np.ndarray, instance_ids) -> list[str]:
+    """Compressed COCO RLE counts strings of the pixels equal to each id.
+    COCO's RLE runs down columns: the transposed image is made once, and
+    each mask is then a column-major view of one comparison."""
     from pycocotools import mask as mask_utils
 
-    m = np.asfortranarray((instance == instance_id).astype(np.uint8))
-    return mask_utils.encode(m)["counts"].decode("ascii")
+    columns = np.ascontiguousarray(np.asarray(instance).T)
+    out = []
+    for k in instance_ids:
+        m = (columns == k).view(np.uint8).T      # (H, W), Fortran order, no copy
+        out.append(mask_utils.encode(m)["counts"].decode("ascii"))
+    return out

@@ -8,6 +8,7 @@ seed and the exact conditioning images it used. Without one, no model runs
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Protocol
 
@@ -105,28 +106,32 @@ def export_scene(scene, out_dir, *, frames=None, passes=DEFAULT_PASSES, size=Non
         need = writer.renderer_passes()
         bar = tqdm(total=len(writer.frames), initial=len(writer.frames) - len(pending), unit="frame",
                    disable=not progress, desc="render", dynamic_ncols=True)
-        with bar:
-            posed: dict[int, list] = {}
-            for n, f in enumerate(pending):
-                if f not in posed:  # pose the next chunk of frames in one batched body call
-                    chunk = pending[n:n + POSE_CHUNK]
-                    posed = dict(zip(chunk, pose_people_frames(scene, chunk, body_for=body_for)))
-                people = posed.pop(f)
-                cam = camera_at(scene.camera, f)
-                meshes = [RenderMesh(p.vertices, p.faces, p.part_labels, p.index + 1, p.color)
-                          for p in people]
-                rp = renderer.render(meshes, cam, need)
-                if generator is None:
-                    writer.submit(f, rp, people, cam)
-                else:
-                    ann = annotate_frame(people, cam, rp.depth, rp.instance, f)
-                    ctrl = control_images(kinds, rp, ann)
-                    res = generator(FrameInputs(f, cam, rp, ann, ctrl))
-                    writer.submit(f, rp, people, cam, ann, rgb=res.rgb,
-                                  controls=res.controls if res.controls is not None else ctrl, seed=res.seed)
-                bar.update(1)
-                if on_frame is not None:
-                    on_frame(f)
+        with bar, ThreadPoolExecutor(1, thread_name_prefix="posebooth-pose") as pose_pool:
+            # Pose chunk k + 1 on its own thread while chunk k renders and
+            # writes: the batched body call is the one long step of the loop.
+            chunks = [pending[i:i + POSE_CHUNK] for i in range(0, len(pending), POSE_CHUNK)]
+            ahead = pose_pool.submit(pose_people_frames, scene, chunks[0], body_for) if chunks else None
+            for k, chunk in enumerate(chunks):
+                posed = ahead.result()
+                if k + 1 < len(chunks):
+                    ahead = pose_pool.submit(pose_people_frames, scene, chunks[k + 1], body_for)
+                for f, people in zip(chunk, posed):
+                    cam = camera_at(scene.camera, f)
+                    meshes = [RenderMesh(p.vertices, p.faces, p.part_labels, p.index + 1, p.color)
+                              for p in people]
+                    rp = renderer.render(meshes, cam, need)
+                    if generator is None:
+                        writer.submit(f, rp, people, cam)
+                    else:
+                        ann = annotate_frame(people, cam, rp.depth, rp.instance, f)
+                        ctrl = control_images(kinds, rp, ann)
+                        res = generator(FrameInputs(f, cam, rp, ann, ctrl))
+                        writer.submit(f, rp, people, cam, ann, rgb=res.rgb,
+                                      controls=res.controls if res.controls is not None else ctrl,
+                                      seed=res.seed)
+                    bar.update(1)
+                    if on_frame is not None:
+                        on_frame(f)
         return writer.finish()
     except BaseException:
         writer.abort()

@@ -14,6 +14,8 @@ model first (a missing one is bad input: exit 2, no traceback) and
 """
 from __future__ import annotations
 
+import gc
+
 import re
 import sys
 
@@ -189,6 +191,10 @@ def _run(args) -> int:
     if generator is not None:
         from posebooth.pipeline.errors import PipelineError
         errors.append(PipelineError)   # out of memory, a pipeline that cannot take the input
+    # Everything alive now (torch, anny, the model) lives to the end: freeze
+    # it out of the cyclic collector, which would otherwise re-scan those
+    # millions of objects every few hundred frames' worth of allocations.
+    gc.freeze()
     try:
         manifest = export_scene(scene, args.out, frames=frames, passes=passes, size=size,
                                 video=args.video, generator=generator, progress=not args.quiet,

@@ -246,7 +246,7 @@ class DatasetWriter:
                 m = trimesh.Trimesh(np.asarray(p.vertices), np.asarray(p.faces), process=False)
                 w(f"mesh/{n}_{p.index + 1}.ply", m.export(file_type="ply"))
         arrays = ann.to_arrays()
-        arrays["mask_rle"] = np.array([mask_rle_counts(passes.instance, p.index + 1) for p in people],
+        arrays["mask_rle"] = np.array(mask_rle_counts(passes.instance, [p.index + 1 for p in people]),
                                       dtype=str).reshape(len(people))
         # Last, and flushed: its presence marks the frame's files as complete.
         w(self.sidecar(frame), _npz_bytes(arrays), fsync=True)

@@ -18,7 +18,7 @@ import moderngl
 import numpy as np
 
 from posebooth.scene.camera import Camera
-from posebooth.viewport import shaders
+from posebooth.viewport import native_gl, shaders
 from posebooth.viewport.normals import VertexNormals, vertex_normals  # noqa: F401  (re-exported)
 
 ALL_PASSES = ("rgb", "depth", "normal", "parts", "instance")
@@ -195,6 +195,9 @@ class Renderer:
         self._pos, self._nrm, self._part, self._idx = (_Stream(ctx) for _ in range(4))
         self._vao_depth = ctx.vertex_array(self._prog_depth, [(self._pos.buffer, "3f", "in_pos")],
                                            index_buffer=self._idx.buffer, index_element_size=4)
+        # The draw and the wait for the rasteriser without holding the GIL
+        # (native_gl says why); None: moderngl's own calls.
+        self._native = native_gl.load()
         # One program per set of passes, built on first use.
         self._variants: dict[tuple[str, ...], tuple[moderngl.Program, moderngl.VertexArray]] = {}
         self._targets: _Targets | None = None
@@ -290,7 +293,10 @@ class Renderer:
                 prog["u_color"].value = color
             if "u_instance" in prog:
                 prog["u_instance"].value = instance
-            vao.render(moderngl.TRIANGLES, vertices=count, first=first)
+            if self._native is not None:
+                self._native.draw_triangles(prog, vao, count, first)
+            else:
+                vao.render(moderngl.TRIANGLES, vertices=count, first=first)
 
     def draw_into(self, fbo: moderngl.Framebuffer, meshes: list[RenderMesh], camera: Camera,
                   clear: bool = True) -> None:
@@ -322,6 +328,7 @@ class Renderer:
             t.fbo_rgb.clear(*(c / 255.0 for c in BACKGROUND_RGB), 1.0)
             fbo.use()
         self._draw(meshes, camera, wanted)
+        self._finish()
         return RenderPasses(size=(W, H), **{name: t.read(wanted, name) for name in wanted})
 
     def render_depth_only(self, meshes: list[RenderMesh], camera: Camera) -> np.ndarray:
@@ -337,7 +344,16 @@ class Renderer:
         self.ctx.depth_func = "<"
         if self._n_indices:
             self._vao_depth.render(moderngl.TRIANGLES, vertices=self._n_indices)
+        self._finish()
         return t.read(("depth",), "depth")
+
+    def _finish(self) -> None:
+        """Wait for the GPU (or the software rasteriser's threads) before
+        the read-backs, with the GIL released where possible."""
+        if self._native is not None:
+            self._native.finish()
+        else:
+            self.ctx.finish()
 
     def release(self) -> None:
         """Free the GL objects (the context stays the host's)."""
