@@ -30,6 +30,8 @@ class NativeGL:
         self._draw.restype = None
         self.finish = lib.glFinish
         self.finish.argtypes, self.finish.restype = [], None
+        self.flush = lib.glFlush
+        self.flush.argtypes, self.flush.restype = [], None
 
     def draw_triangles(self, program, vertex_array, count: int, first: int) -> None:
         """What `vertex_array.render(TRIANGLES, vertices=count, first=first)`

@@ -295,6 +295,11 @@ class Renderer:
                 prog["u_instance"].value = instance
             if self._native is not None:
                 self._native.draw_triangles(prog, vao, count, first)
+                if k + 1 < len(self._draws):
+                    # Hand this person to the rasteriser threads while the
+                    # next one's vertices are shaded (llvmpipe works a
+                    # flushed scene while the next one is being binned).
+                    self._native.flush()
             else:
                 vao.render(moderngl.TRIANGLES, vertices=count, first=first)
 
