@@ -12,7 +12,6 @@ second, reported as 1000 / ms) is one more function and one more entry.
 from __future__ import annotations
 
 import argparse
-import gc
 import statistics
 import sys
 import time
@@ -190,7 +189,9 @@ def main(argv=None) -> int:
             worst = max(worst, ratio)
             print(f"{n:>6} | " + " | ".join(f"{res[k]:>14.2f}" for k in names)
                   + f" | {ratio:>15.2f} | {res['all passes ms'] / res['depth culled ms']:>5.2f}")
-        gc.freeze()   # as `posebooth render` does before its export
+        from posebooth.export.render_command import prepare_export_process
+
+        prepare_export_process(with_model=False)   # as `posebooth render` does
         worst_fps = float("inf")
         for n in (1, 4):  # annotation-only export throughput (target >= 30 frames/s)
             fps = export_fps(r, n, args.size, args.export_frames)
