@@ -156,22 +156,18 @@ def own_skin_thickness(points_cam: np.ndarray, owners: np.ndarray, vertices_cam:
     if not len(idx_p):
         return t
 
-    def uvz(xyz):   # normalised image coordinates and depth, float32
-        xyz = np.asarray(xyz, np.float32)
-        out = np.empty_like(xyz)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            np.divide(xyz[:, :2], xyz[:, 2:3], out=out[:, :2])
-        out[:, 2] = xyz[:, 2]
-        return out
-
-    v = np.take(uvz(vertices_cam), idx_v, axis=0)   # one gather of (u, v, z) per pair
-    p = np.take(uvz(points_cam), idx_p, axis=0)
-    d = p - v                                       # dz > 0: the vertex is nearer the camera
-    du2 = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1]
+    verts = np.asarray(vertices_cam, np.float32)
+    pts = np.asarray(points_cam, np.float32)
     with np.errstate(divide="ignore", invalid="ignore"):
-        r2 = np.square(RAY_RADIUS / p[:, 2])
-    dz = d[:, 2]
-    on_ray = (dz > 0) & (dz < MAX_SELF_DEPTH) & (v[:, 2] > 0) & (du2 < r2)
+        inv_v = np.float32(1) / verts[:, 2]
+        inv_p = np.float32(1) / pts[:, 2]
+        r2 = np.square(np.float32(RAY_RADIUS) * inv_p)      # per point, not per pair
+    # One 1-D gather per quantity and pair (normalised image u, v and depth).
+    zv = np.take(verts[:, 2], idx_v)
+    dz = np.take(pts[:, 2], idx_p) - zv                     # > 0: the vertex is nearer the camera
+    du = np.take(pts[:, 0] * inv_p, idx_p) - np.take(verts[:, 0] * inv_v, idx_v)
+    dv = np.take(pts[:, 1] * inv_p, idx_p) - np.take(verts[:, 1] * inv_v, idx_v)
+    on_ray = (dz > 0) & (dz < MAX_SELF_DEPTH) & (zv > 0) & (du * du + dv * dv < np.take(r2, idx_p))
     # Pairs are grouped by point, so the largest per point is one reduceat.
     t[points] = np.maximum.reduceat(np.where(on_ray, dz, np.float32(0)), starts)
     return t
