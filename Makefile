@@ -8,7 +8,7 @@ TORCH_VERSION := 2.13.0
 STAMP := $(VENV)/.installed
 APT_PACKAGES := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
 	libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-shape0 libxcb-randr0 \
-	libegl1 libgl1 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libfontconfig1 libdbus-1-3
+	libegl1 libgl1 libopengl0 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libfontconfig1 libdbus-1-3
 
 # Project-local caches in tests; the app uses the user's cache folder.
 TEST_ENV := HF_HUB_OFFLINE=1 QT_QPA_PLATFORM=xcb POSEBOOTH_CACHE_DIR=$(CURDIR)/.cache \

@@ -291,6 +291,25 @@ def test_vertex_normals_area_weighted():
     assert np.allclose(vertex_normals(v, f), ref, atol=1e-5)
 
 
+def test_native_gl_calls_match_moderngl(monkeypatch):
+    """The GIL-free draw/finish (native_gl) and moderngl's own calls give
+    the same pixels; POSEBOOTH_NATIVE_GL=0 selects the latter."""
+    from posebooth.viewport import native_gl
+    from posebooth.viewport.headless import HeadlessRenderer
+
+    assert native_gl.load() is not None   # the CI machine has libOpenGL
+    _, _, meshes = _scene()
+    with HeadlessRenderer() as r:
+        assert r._call(lambda: r._renderer._native) is not None
+        native = r.render(meshes, _camera())
+    monkeypatch.setenv("POSEBOOTH_NATIVE_GL", "0")
+    with HeadlessRenderer() as r:
+        assert r._call(lambda: r._renderer._native) is None
+        plain = r.render(meshes, _camera())
+    for name in ALL_PASSES:
+        assert np.array_equal(getattr(native, name), getattr(plain, name)), name
+
+
 def test_closed_outward_meshes_are_recognised():
     sphere = trimesh.creation.icosphere(subdivisions=2)
     v, f = sphere.vertices, sphere.faces

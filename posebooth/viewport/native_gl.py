@@ -7,12 +7,15 @@ threads could not run Python at all. ctypes releases the GIL for the
 duration of a foreign call. Everything else stays with moderngl.
 
 Used only when the GL library can be loaded (`load()` returns None
-otherwise, and callers fall back to moderngl's own calls).
+otherwise, and callers fall back to moderngl's own calls). Setting
+POSEBOOTH_NATIVE_GL=0 forces that fallback (for a driver where the GL
+library found here is not the one the context came from).
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 
 GL_TRIANGLES = 0x0004
@@ -55,6 +58,8 @@ def _library() -> ctypes.CDLL | None:
 
 
 def load() -> NativeGL | None:
+    if os.environ.get("POSEBOOTH_NATIVE_GL", "1") == "0":
+        return None
     lib = _library()
     if lib is None:
         return None
