@@ -5,8 +5,10 @@ It takes a `moderngl.Context` made by its host: the Qt viewport passes
 `moderngl.create_context()` inside its GL widget, headless code goes through
 `posebooth.viewport.headless.HeadlessRenderer` (EGL on its own thread).
 
-Passes come from ONE draw into several render targets with a real depth
-buffer, so they agree pixel for pixel. No MSAA: labels must be exact.
+The requested passes come from one drawing of the scene (a draw call per
+person) into several render targets with a real depth buffer, so they
+agree pixel for pixel; DESIGN.md ("session 2") says what keeps it cheap.
+No MSAA: labels must be exact.
 Every array returned has rows top-down (row 0 = image top), pixel (i, j)
 sampled at its centre (j + 0.5, i + 0.5), as GL rasterisation does.
 """
