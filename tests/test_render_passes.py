@@ -11,8 +11,9 @@ import trimesh
 from scipy import ndimage
 
 from posebooth.scene.camera import Camera, look_at
+from posebooth.viewport.normals import vertex_normals
 from posebooth.viewport.renderer import (ALL_PASSES, BACKGROUND_RGB, Renderer, RenderError,
-                                         RenderMesh, is_closed_outward, vertex_normals)
+                                         RenderMesh, is_closed_outward)
 
 pytestmark = pytest.mark.gl
 

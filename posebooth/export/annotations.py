@@ -235,11 +235,9 @@ def annotate_frame(people, camera: Camera, depth: np.ndarray, instance: np.ndarr
     area = np.zeros(P, np.int64)
     coco_by_other = np.zeros((P, 17), bool)
     betas, shapes = [], []
-    R = camera.extrinsic[:3, :3].astype(np.float32)
-    tr = camera.extrinsic[:3, 3].astype(np.float32)
     for n, person in enumerate(people):
         k = person.index + 1
-        verts = np.asarray(person.vertices, np.float32) @ R.T + tr   # only for own-skin thickness
+        verts = camera.to_camera(person.vertices, np.float32)   # only for own-skin thickness
         labels = person.part_labels
         j_world[n] = person.joints
         pts = np.concatenate([np.asarray(person.joints, np.float64), person.coco17])

@@ -15,7 +15,6 @@ model first (a missing one is bad input: exit 2, no traceback) and
 from __future__ import annotations
 
 import gc
-
 import re
 import sys
 

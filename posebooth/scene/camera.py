@@ -66,10 +66,11 @@ class Camera:
         R, t = self.extrinsic[:3, :3], self.extrinsic[:3, 3]
         return -R.T @ t
 
-    def to_camera(self, points_world: np.ndarray) -> np.ndarray:
-        """(..., 3) world points -> camera frame (z = depth, metres)."""
-        p = np.asarray(points_world, dtype=np.float64)
-        return p @ self.extrinsic[:3, :3].T + self.extrinsic[:3, 3]
+    def to_camera(self, points_world: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """(..., 3) world points -> camera frame (z = depth, metres), computed
+        in `dtype` (float32 for mesh vertices, where float64 would only cost)."""
+        p = np.asarray(points_world, dtype=dtype)
+        return p @ self.extrinsic[:3, :3].T.astype(dtype) + self.extrinsic[:3, 3].astype(dtype)
 
     def project_camera(self, points_cam: np.ndarray) -> np.ndarray:
         """(..., 3) camera-frame points -> (..., 2) pixel coordinates (x, y)."""

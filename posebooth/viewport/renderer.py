@@ -21,7 +21,7 @@ import numpy as np
 
 from posebooth.scene.camera import Camera
 from posebooth.viewport import native_gl, shaders
-from posebooth.viewport.normals import VertexNormals, vertex_normals  # noqa: F401  (re-exported)
+from posebooth.viewport.normals import VertexNormals
 
 ALL_PASSES = ("rgb", "depth", "normal", "parts", "instance")
 BACKGROUND_RGB = (64, 64, 64)   # neutral mid-dark gray behind the bodies
@@ -192,11 +192,7 @@ class Renderer:
         if ctx.version_code < 330:
             raise RenderError(f"OpenGL 3.3 or newer is needed, this context has {ctx.version_code}")
         self.ctx = ctx
-        self._prog_depth = ctx.program(vertex_shader=shaders.DEPTH_VERTEX,
-                                       fragment_shader=shaders.DEPTH_FRAGMENT)
         self._pos, self._nrm, self._part, self._idx = (_Stream(ctx) for _ in range(4))
-        self._vao_depth = ctx.vertex_array(self._prog_depth, [(self._pos.buffer, "3f", "in_pos")],
-                                           index_buffer=self._idx.buffer, index_element_size=4)
         # The draw and the wait for the rasteriser without holding the GIL
         # (native_gl says why); None: moderngl's own calls.
         self._native = native_gl.load()
@@ -206,7 +202,7 @@ class Renderer:
         self._topology: list = []   # the arrays last uploaded, held so identity stays valid
         self._normals: list[VertexNormals | None] = []
         self._closed: list[bool] = []   # per mesh of the topology: may cull back faces
-        self._draws: list[tuple[int, int, tuple, int, RenderMesh]] = []  # first index, count, colour, instance
+        self._draws: list[tuple[int, RenderMesh]] = []  # first index, mesh
         self._n_indices = 0
 
     # -- uploads -----------------------------------------------------------
@@ -223,8 +219,7 @@ class Renderer:
             self._normals = [None] * len(meshes)   # built on first use
             self._closed = [is_closed_outward(m.faces, m.vertices) for m in meshes]
         first = np.cumsum([0] + [m.faces.size for m in meshes])
-        self._draws = [(int(first[k]), m.faces.size, m.color, m.instance_id, m)
-                       for k, m in enumerate(meshes)]
+        self._draws = [(int(first[k]), m) for k, m in enumerate(meshes)]
         self._pos.write([m.vertices for m in meshes])
         if normals:
             for k, m in enumerate(meshes):
@@ -255,8 +250,7 @@ class Renderer:
         shades; an open or cut mesh is drawn two-sided as before."""
         if not self._closed[k]:
             return False
-        R, t = camera.extrinsic[:3, :3], camera.extrinsic[:3, 3]
-        z = mesh.vertices @ R[2].astype(np.float32) + np.float32(t[2])
+        z = camera.to_camera(mesh.vertices, np.float32)[:, 2]
         return camera.near < z.min() and z.max() < camera.far
 
     def _variant(self, passes: tuple[str, ...]) -> tuple[moderngl.Program, moderngl.VertexArray]:
@@ -288,13 +282,14 @@ class Renderer:
         # One draw per person: colour and instance id are uniforms, which
         # keeps per-vertex data (the cost that dominates on a software
         # rasteriser) small.
-        for k, (first, count, color, instance, mesh) in enumerate(self._draws):
+        for k, (first, mesh) in enumerate(self._draws):
             cull = moderngl.CULL_FACE if self._may_cull(k, mesh, camera) else 0
             self.ctx.enable_only(moderngl.DEPTH_TEST | cull)   # no blending
             if "u_color" in prog:
-                prog["u_color"].value = color
+                prog["u_color"].value = mesh.color
             if "u_instance" in prog:
-                prog["u_instance"].value = instance
+                prog["u_instance"].value = mesh.instance_id
+            count = mesh.faces.size
             if self._native is not None:
                 self._native.draw_triangles(prog, vao, count, first)
                 if k + 1 < len(self._draws):
@@ -346,11 +341,12 @@ class Renderer:
         fbo.use()
         fbo.clear(0.0, 0.0, 0.0, 0.0, depth=1.0)
         self._upload(meshes, normals=False)
-        self._set_camera(self._prog_depth, camera)
+        prog, vao = self._variant(("depth",))   # the depth pass's own shaders, drawn plainly
+        self._set_camera(prog, camera)
         self.ctx.enable_only(moderngl.DEPTH_TEST)
         self.ctx.depth_func = "<"
         if self._n_indices:
-            self._vao_depth.render(moderngl.TRIANGLES, vertices=self._n_indices)
+            vao.render(moderngl.TRIANGLES, vertices=self._n_indices)
         self._finish()
         return t.read(("depth",), "depth")
 
@@ -371,7 +367,6 @@ class Renderer:
             vao.release()
             prog.release()
         self._variants = {}
-        for obj in (self._vao_depth, self._prog_depth,
-                    self._pos.buffer, self._nrm.buffer, self._part.buffer, self._idx.buffer):
+        for obj in (self._pos.buffer, self._nrm.buffer, self._part.buffer, self._idx.buffer):
             obj.release()
         self._topology, self._normals = [], []

@@ -95,20 +95,3 @@ def program_sources(passes: tuple[str, ...]) -> tuple[str, str]:
     decl = "\n".join(f"layout(location = {k}) out {OUTPUTS[p][0]};" for k, p in enumerate(passes))
     assign = "\n".join(f"    {OUTPUTS[p][1]}" for p in passes)
     return head + VERTEX, head + FRAGMENT.replace("@OUTPUTS@", decl).replace("@ASSIGNMENTS@", assign)
-
-
-# The bare depth pass: the benchmark's baseline. Same depth expression as
-# OUTPUTS["depth"], so the two agree bit for bit.
-DEPTH_VERTEX = """
-#version 330 core
-uniform mat4 u_view;
-uniform mat4 u_proj;
-in vec3 in_pos;
-void main() { gl_Position = u_proj * (u_view * vec4(in_pos, 1.0)); }
-"""
-
-DEPTH_FRAGMENT = """
-#version 330 core
-layout(location = 0) out float o_depth;
-void main() { o_depth = 1.0 / gl_FragCoord.w; }
-"""
