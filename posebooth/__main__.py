@@ -2,4 +2,5 @@ import sys
 
 from posebooth.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":   # not when a helper process imports it
+    sys.exit(main())

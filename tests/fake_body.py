@@ -8,6 +8,8 @@ the visibility rule to be exercised the way it is on a real body.
 """
 from __future__ import annotations
 
+import os
+import time
 from functools import lru_cache
 
 import numpy as np
@@ -121,3 +123,32 @@ def fake_body() -> FakeBody:
 def fake_body_for(spec) -> FakeBody:
     """`body_for=` argument of pose_people: every person gets the fake body."""
     return fake_body()
+
+
+def slow_fake_body_for(spec):
+    """fake_body_for whose posing takes POSEBOOTH_TEST_POSE_DELAY seconds a
+    call (read when called, so helper processes started with the variable
+    set see it too): lets a test share an export with helper processes."""
+    return _SlowFakeBody(fake_body(), float(os.environ.get("POSEBOOTH_TEST_POSE_DELAY", "0")))
+
+
+def failing_fake_body_for(spec):
+    """slow_fake_body_for that fails in any process but the test's own (in
+    an export helper)."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        raise ValueError("this body cannot be built in a helper (test)")
+    return slow_fake_body_for(spec)
+
+
+class _SlowFakeBody:
+    def __init__(self, body, delay: float):
+        self._body, self._delay = body, delay
+
+    def __getattr__(self, name):
+        return getattr(self._body, name)
+
+    def forward(self, *args, **kwargs):
+        time.sleep(self._delay)
+        return self._body.forward(*args, **kwargs)

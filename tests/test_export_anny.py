@@ -85,3 +85,25 @@ def test_anny_visibility_cases(anny_export):
     for name in ("left_ankle", "right_ankle", "left_foot", "right_foot"):
         assert vis[2, 0, J[name]] == 0, name
     assert vis[2, 0, J["head"]] == 2
+
+
+def test_render_shares_frames_with_a_helper_process(tmp_path):
+    """`posebooth render --processes 2` (the default on 2 or more cores) on
+    the real body: the same annotations as one process, and no helper left
+    running afterwards."""
+    import multiprocessing
+
+    pytest.importorskip("anny")
+    sc = starter_scene(people=2, frames=40, width=64, height=48, preset="walking")
+    scene = tmp_path / "scene.json"
+    save_scene(sc, scene)
+    for n in (2, 1):
+        assert main(["render", str(scene), "--out", str(tmp_path / str(n)), "--quiet",
+                     "--passes", "render,mask", "--processes", str(n)]) == 0
+        assert multiprocessing.active_children() == []
+    two, one = (np.load(tmp_path / n / "annotations.npz") for n in ("2", "1"))
+    assert json.loads((tmp_path / "2" / "dataset.json").read_text())["complete"]
+    assert two.files == one.files
+    for key in one.files:
+        np.testing.assert_array_equal(two[key], one[key], err_msg=key)
+    assert (tmp_path / "2" / "coco.json").read_bytes() == (tmp_path / "1" / "coco.json").read_bytes()

@@ -171,6 +171,7 @@ def test_full_disk_leaves_no_partial_file(tmp_path, monkeypatch):
     (["--size", "big"], "WxH"),
     (["--passes", "render,nope"], "unknown pass"),
     (["--passes", ""], "empty"),
+    (["--processes", "0"], "--processes must be between 1 and"),
 ])
 def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, args, message):
     scene = _scene_file(tmp_path, frames=3)

@@ -152,22 +152,29 @@ class AnnyBody:
         """anny's rest model and the retargeting constants for a shape batch.
 
         Uses anny internals (pinned anny==0.6.2) so that one rest model feeds both
-        the retargeting and the skinning. A single shape (the GUI case: one body,
-        many poses) is cached, which skips the blend shapes entirely.
+        the retargeting and the skinning. Each distinct shape is built once and
+        cached (the GUI poses one body many times; an export's batch holds a
+        few people's shapes over many frames), which skips the blend shapes.
         """
-        key = phen.numpy().tobytes() if phen.shape[0] == 1 else None
+        if phen.shape[0] > 1:
+            uniq, inverse = torch.unique(phen, dim=0, return_inverse=True)
+            entries = [self._rest(u[None]) for u in uniq]
+            if len(entries) == 1:
+                return entries[0]   # batch 1: broadcast over the poses
+            rest = {k: torch.cat([e[0][k] for e in entries])[inverse] for k in entries[0][0]}
+            return rest, Prepared(*(torch.cat(parts)[inverse] for parts in zip(*(e[1] for e in entries))))
+        key = phen.numpy().tobytes()
         with self._cache_lock:
-            if key is not None and key in self._rest_cache:
+            if key in self._rest_cache:
                 return self._rest_cache[key]
         m = self.model
         coeffs = m._get_phenotype_blendshape_coefficients(phen, self._no_params, self._no_params)
         rest = m.get_rest_model(coeffs)
         entry = rest, self.retarget.prepare(rest["rest_bone_heads"], rest["rest_bone_poses"][..., :3, :3])
-        if key is not None:
-            with self._cache_lock:
-                if len(self._rest_cache) >= 8:
-                    self._rest_cache.pop(next(iter(self._rest_cache)))
-                self._rest_cache[key] = entry
+        with self._cache_lock:
+            if len(self._rest_cache) >= 64:   # ~0.2 MB each
+                self._rest_cache.pop(next(iter(self._rest_cache)))
+            self._rest_cache[key] = entry
         return entry
 
     def forward(self, global_orient, body_pose, transl, shape=None) -> BodyOutput:

@@ -193,9 +193,16 @@ def point_visibility(points_world: np.ndarray, owners: np.ndarray, instance_id: 
     d = depth[row, col].astype(np.float64)
     who = instance[row, col].astype(np.int64)
     z = cam[idx, 2]
-    t = own_skin_thickness(cam[idx], np.asarray(owners)[idx], vertices_cam, part_labels)
-    other = (who != 0) & (who != instance_id)
-    visible = (who == 0) | ((who == instance_id) & (d >= z - (t + MARGIN))) | (other & (d >= z))
+    own = who == instance_id
+    other = (who != 0) & ~own
+    visible = (who == 0) | (own & (d >= z - MARGIN)) | (other & (d >= z))
+    # t is at most MAX_SELF_DEPTH: it only decides points whose own surface
+    # lies between MARGIN and MAX_SELF_DEPTH + MARGIN in front of them.
+    undecided = own & ~visible & (d >= z - (MAX_SELF_DEPTH + MARGIN))
+    if undecided.any():
+        u = np.flatnonzero(undecided)
+        t = own_skin_thickness(cam[idx[u]], np.asarray(owners)[idx[u]], vertices_cam, part_labels)
+        visible[u] = d[u] >= z[u] - (t + MARGIN)
     vis[idx] = np.where(visible, 2, 1)
     by_other[idx] = other & ~visible
     return cam, xy, vis, by_other
@@ -237,7 +244,7 @@ def annotate_frame(people, camera: Camera, depth: np.ndarray, instance: np.ndarr
     betas, shapes = [], []
     for n, person in enumerate(people):
         k = person.index + 1
-        verts = camera.to_camera(person.vertices, np.float32)   # only for own-skin thickness
+        verts = camera.to_camera(person.vertices, np.float32)
         labels = person.part_labels
         j_world[n] = person.joints
         pts = np.concatenate([np.asarray(person.joints, np.float64), person.coco17])

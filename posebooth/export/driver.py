@@ -72,20 +72,19 @@ def with_size(scene, size: tuple[int, int] | None):
 
 def export_scene(scene, out_dir, *, frames=None, passes=DEFAULT_PASSES, size=None, video=False,
                  generator: FrameGenerator | None = None, renderer=None, body_for=None,
-                 progress: bool = True, workers: int = 2,
+                 progress: bool = True, workers: int = 2, helpers=None,
                  on_frame: Callable[[int], None] | None = None) -> dict:
     """Write the dataset of `scene` into out_dir; returns dataset.json's dict.
 
     frames: iterable of frame indices (default: the timeline). renderer: an
     object with HeadlessRenderer's `render` (default: a new HeadlessRenderer,
     closed at the end). body_for: pose_people's body lookup (default: the
-    registry). Re-running the same call resumes (see export.writer).
+    registry). helpers: an export.helpers.ExportHelpers that renders chunks
+    of frames in other processes (only without a generator, for more than
+    one chunk, and with a body_for that pickles). Re-running the same call
+    resumes (see export.writer).
     """
     from tqdm import tqdm
-
-    from posebooth.assets.posing import pose_people_frames
-    from posebooth.scene.tracks import camera_at
-    from posebooth.viewport.renderer import RenderMesh
 
     if body_for is None:
         from posebooth.assets.registry import get_body
@@ -94,48 +93,108 @@ def export_scene(scene, out_dir, *, frames=None, passes=DEFAULT_PASSES, size=Non
     frames = list(scene.timeline.frames if frames is None else frames)
     bodies = [body_for(p.body) for p in scene.people]
     kinds = tuple(generator.control_kinds) if generator is not None else scene_control_kinds(scene)
+    body_models = [{"name": b.name, "version": b.version} for b in bodies]
     writer = DatasetWriter(out_dir, scene, frames, passes, video=video, workers=workers,
-                           body_models=[{"name": b.name, "version": b.version} for b in bodies],
-                           control_kinds=kinds, generator=None if generator is None else generator.settings)
+                           body_models=body_models, control_kinds=kinds,
+                           generator=None if generator is None else generator.settings)
     pending = writer.pending_frames()
+    chunks = [pending[i:i + POSE_CHUNK] for i in range(0, len(pending), POSE_CHUNK)]
     own_renderer = renderer is None
+    shared = None
     try:
         if own_renderer and pending:
             from posebooth.viewport.headless import HeadlessRenderer
             renderer = HeadlessRenderer()
-        need = writer.renderer_passes()
         bar = tqdm(total=len(writer.frames), initial=len(writer.frames) - len(pending), unit="frame",
                    disable=not progress, desc="render", dynamic_ncols=True)
-        with bar, ThreadPoolExecutor(1, thread_name_prefix="posebooth-pose") as pose_pool:
-            # Pose chunk k + 1 on its own thread while chunk k renders and
-            # writes: the batched body call is the one long step of the loop.
-            chunks = [pending[i:i + POSE_CHUNK] for i in range(0, len(pending), POSE_CHUNK)]
-            ahead = pose_pool.submit(pose_people_frames, scene, chunks[0], body_for) if chunks else None
-            for k, chunk in enumerate(chunks):
-                posed = ahead.result()
-                if k + 1 < len(chunks):
-                    ahead = pose_pool.submit(pose_people_frames, scene, chunks[k + 1], body_for)
-                for f, people in zip(chunk, posed):
-                    cam = camera_at(scene.camera, f)
-                    meshes = [RenderMesh(p.vertices, p.faces, p.part_labels, p.index + 1, p.color)
-                              for p in people]
-                    rp = renderer.render(meshes, cam, need)
-                    if generator is None:
-                        writer.submit(f, rp, people, cam)
-                    else:
-                        ann = annotate_frame(people, cam, rp.depth, rp.instance, f)
-                        ctrl = control_images(kinds, rp, ann)
-                        res = generator(FrameInputs(f, cam, rp, ann, ctrl))
-                        writer.submit(f, rp, people, cam, ann, rgb=res.rgb,
-                                      controls=res.controls if res.controls is not None else ctrl,
-                                      seed=res.seed)
-                    bar.update(1)
-                    if on_frame is not None:
-                        on_frame(f)
+
+        def done(frame):
+            bar.update(1)
+            if on_frame is not None:
+                on_frame(frame)
+
+        def helpers_done(frames_):
+            for f in frames_:
+                done(f)
+            writer.note_written_elsewhere(frames_)
+
+        with bar:
+            if helpers is not None and generator is None:
+                shared = helpers.start(scene, writer.out.root, chunks, passes=writer.passes,
+                                       control_kinds=writer.control_kinds, body_for=body_for,
+                                       body_models=body_models, workers=workers)
+            claims = shared.claims if shared is not None else LocalClaims(len(chunks))
+            poll = (lambda: helpers_done(shared.frames_done())) if shared is not None else None
+            export_chunks(scene, chunks, claims, writer, renderer, body_for, generator=generator,
+                          kinds=kinds, on_frame=done, poll=poll)
+            if shared is not None:
+                shared.wait(helpers_done)
         return writer.finish()
     except BaseException:
+        if shared is not None:
+            shared.cancel()
         writer.abort()
         raise
     finally:
         if own_renderer and renderer is not None:
             renderer.close()
+
+
+class LocalClaims:
+    """Chunk claims when one process renders every chunk (see
+    export.helpers.ChunkClaims for the shared kind)."""
+
+    def __init__(self, n_chunks: int):
+        self._next = iter(range(n_chunks))
+
+    def claim(self) -> int | None:
+        return next(self._next, None)
+
+    def cancelled(self) -> bool:
+        return False
+
+
+def export_chunks(scene, chunks, claims, writer: DatasetWriter, renderer, body_for, *,
+                  generator: FrameGenerator | None = None, kinds=("depth",),
+                  on_frame: Callable[[int], None] | None = None,
+                  poll: Callable[[], None] | None = None) -> None:
+    """Pose, render and submit to `writer` every chunk (a list of frames)
+    that `claims.claim()` hands this process. `poll` runs after each frame
+    (the calling process reads its helpers' progress there)."""
+    from posebooth.assets.posing import pose_people_frames
+    from posebooth.scene.tracks import camera_at
+    from posebooth.viewport.renderer import RenderMesh
+
+    need = writer.renderer_passes()
+    with ThreadPoolExecutor(1, thread_name_prefix="posebooth-pose") as pose_pool:
+        # Pose the next chunk on its own thread while this one renders and
+        # writes: the batched body call is the one long step of the loop.
+        def pose_next():
+            k = claims.claim()
+            return None if k is None else (chunks[k], pose_pool.submit(pose_people_frames, scene, chunks[k],
+                                                                       body_for))
+        ahead = pose_next()
+        while ahead is not None:
+            chunk, posing = ahead
+            posed = posing.result()
+            ahead = pose_next()
+            for f, people in zip(chunk, posed):
+                if claims.cancelled():
+                    return
+                cam = camera_at(scene.camera, f)
+                meshes = [RenderMesh(p.vertices, p.faces, p.part_labels, p.index + 1, p.color)
+                          for p in people]
+                rp = renderer.render(meshes, cam, need)
+                if generator is None:
+                    writer.submit(f, rp, people, cam)
+                else:
+                    ann = annotate_frame(people, cam, rp.depth, rp.instance, f)
+                    ctrl = control_images(kinds, rp, ann)
+                    res = generator(FrameInputs(f, cam, rp, ann, ctrl))
+                    writer.submit(f, rp, people, cam, ann, rgb=res.rgb,
+                                  controls=res.controls if res.controls is not None else ctrl,
+                                  seed=res.seed)
+                if on_frame is not None:
+                    on_frame(f)
+                if poll is not None:
+                    poll()

@@ -18,10 +18,11 @@ import gc
 import re
 import sys
 
-from posebooth.export.driver import DEFAULT_PASSES
+from posebooth.export.driver import DEFAULT_PASSES, POSE_CHUNK
 from posebooth.export.writer import PASSES
 
 SIZE_LIMITS = (8, 8192)  # CameraSpec's width / height bounds
+MAX_PROCESSES = 64
 EXIT_BAD_INPUT = 2       # posebooth.cli.EXIT_BAD_INPUT
 
 
@@ -41,6 +42,9 @@ def add_render_arguments(parser) -> None:
                              f"default: %(default)s)")
     parser.add_argument("--video", action="store_true", help="also write video/*.mp4 (H.264)")
     parser.add_argument("--workers", type=int, default=2, help="threads encoding and writing files")
+    parser.add_argument("--processes", type=int, default=None,
+                        help="processes rendering frames when no model runs (default: 2 on a machine "
+                             "with 2 or more cores, else 1; 1 = this process only)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_generation_arguments(parser)
 
@@ -190,6 +194,44 @@ def _run(args) -> int:
     passes = parse_passes(args.passes)
     if args.workers < 1:
         raise BadInput("--workers must be at least 1")
+    processes = _processes(args)
+    helpers = None
+    if processes > 1 and getattr(args, "model", None) is None and len(frames) > POSE_CHUNK:
+        # Started first, so the helpers build their bodies while this process
+        # builds its own (export.helpers).
+        from posebooth.export.driver import with_size
+        from posebooth.export.helpers import ExportHelpers
+
+        helpers = ExportHelpers(processes - 1)
+        helpers.warm(with_size(scene, size))
+    try:
+        return _export(args, scene, frames, size, passes, helpers)
+    finally:
+        if helpers is not None:
+            helpers.close()
+
+
+def default_processes() -> int:
+    """Export processes when --processes is not given: a helper beside this
+    process wherever there is a second core (export.helpers says why)."""
+    import os
+
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def _processes(args) -> int:
+    n = getattr(args, "processes", None)
+    if n is None:
+        return default_processes()
+    if not 1 <= n <= MAX_PROCESSES:
+        raise BadInput(f"--processes must be between 1 and {MAX_PROCESSES}")
+    return n
+
+
+def _export(args, scene, frames, size, passes, helpers) -> int:
+    from posebooth.export.driver import export_scene
+    from posebooth.export.files import ExportError
+
     generator = _make_generator(args, scene)
     errors = [ExportError, ValueError]
     try:
@@ -209,7 +251,7 @@ def _run(args) -> int:
     try:
         manifest = export_scene(scene, args.out, frames=frames, passes=passes, size=size,
                                 video=args.video, generator=generator, progress=not args.quiet,
-                                workers=args.workers)
+                                workers=args.workers, helpers=helpers)
     except tuple(errors) as e:
         raise BadInput(str(e)) from None
     finally:

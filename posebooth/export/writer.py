@@ -11,6 +11,10 @@ a re-run with other settings into the same folder is refused.
 
 Frames are encoded and written on a small thread pool (cv2's PNG encoder and
 numpy release the GIL), so rendering the next frame overlaps writing this one.
+
+A writer made with `share=True` writes a share of the frames of an export
+that another writer (in another process, export.helpers) has opened: it
+checks the settings but cleans nothing up and assembles nothing.
 """
 from __future__ import annotations
 
@@ -71,7 +75,8 @@ class DatasetWriter:
 
     def __init__(self, out_dir, scene, frames, passes, *, body_models: list[dict],
                  control_kinds=("depth",), generator: dict | None = None, video: bool = False,
-                 workers: int = 2, max_in_flight: int = 4, app_version: str | None = None):
+                 workers: int = 2, max_in_flight: int = 4, app_version: str | None = None,
+                 share: bool = False):
         from posebooth import __version__
         from posebooth.scene.io import scene_to_json
 
@@ -90,12 +95,14 @@ class DatasetWriter:
         self.people = len(scene.people)
         self.size = (int(scene.camera.width), int(scene.camera.height))
         self.app_version = app_version or __version__
+        self.share = share
         self._scene_json = scene_to_json(scene)
         self._state = self._open_state()
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="posebooth-write")
         self._in_flight: deque[Future] = deque()
         self._max_in_flight = max(1, max_in_flight)
         self._written_now: dict[int, dict] = {}   # frame -> sidecar arrays written in this run
+        self._written_elsewhere = False           # by helper processes in this run
         self._lock = threading.Lock()
 
     # -- settings / resume -------------------------------------------------
@@ -119,9 +126,13 @@ class DatasetWriter:
                     f"{self.out.root} holds an export made from a different scene or with other "
                     f"settings (size, passes, controls or generator). Write to an empty folder, "
                     f"or delete this one to start over.")
+        elif self.share:
+            raise ExportError(f"{self.out.root}: no export to write a share of (no {rel})")
         elif self.out.exists("dataset.json"):
             raise ExportError(f"{self.out.root} already holds a dataset that this export cannot "
                               f"resume. Write to an empty folder.")
+        if self.share:   # the opening writer made the folders and cleaned up
+            return state
         self.out.clean_temp_files()
         if state is None:
             created = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -232,6 +243,12 @@ class DatasetWriter:
         with self._lock:
             self._written_now[int(frame)] = arrays
 
+    def note_written_elsewhere(self, frames) -> None:
+        """Frames of this export that a helper process wrote in this run
+        (their sidecars are read back at assembly)."""
+        if len(frames):
+            self._written_elsewhere = True
+
     def _raise_failed(self) -> None:
         for fut in list(self._in_flight):
             if fut.done() and fut.exception() is not None:
@@ -251,10 +268,10 @@ class DatasetWriter:
     def finish(self) -> dict:
         """Drain the queue, assemble annotations.npz / coco.json / videos /
         dataset.json; returns the manifest (complete: every requested frame
-        and pass on disk)."""
+        and pass on disk). A shared writer only drains (returns None)."""
         self.drain()
         self._pool.shutdown(wait=True)
-        return self._assemble()
+        return None if self.share else self._assemble()
 
     def abort(self) -> None:
         """Stop after an error: drop queued frames, let running ones end, and
@@ -263,6 +280,8 @@ class DatasetWriter:
             fut.cancel()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._in_flight.clear()
+        if self.share:
+            return
         try:
             self._assemble(videos=False)
         except Exception:
@@ -321,7 +340,7 @@ class DatasetWriter:
         self.out.ensure_folder("video")
         for src in sources:
             rel = f"video/{src}.mp4"
-            if self._written_now or not self.out.exists(rel):
+            if self._written_now or self._written_elsewhere or not self.out.exists(rel):
                 files = [self.out.path(f"{src}/{frame_name(f)}.png") for f in done]
                 write_video(self.out, rel, files, self.scene.timeline.fps)
         return all(self.out.exists(f"video/{s}.mp4") for s in sources)

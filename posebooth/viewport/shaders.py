@@ -15,18 +15,30 @@ VERTEX = """
 uniform mat4 u_view;   // world -> camera, OpenCV axes
 uniform mat4 u_proj;   // camera -> clip, Camera.gl_projection()
 in vec3 in_pos;        // world, metres
-#if NEED_NORMAL
+#if NEED_NORMAL || NEED_SHADE
 in vec3 in_normal;     // world, area-weighted vertex sum (not unit)
+#endif
+#if NEED_NORMAL
 out vec3 v_normal;     // camera frame, unit at the vertices
+#endif
+#if NEED_SHADE
+uniform vec3 u_light_dir;  // unit, towards the light, camera frame
+out float v_lambert;       // dot(normal, light) of the outward normal
 #endif
 #if NEED_PART
 in uint in_part;       // SMPL part label 0..23
 flat out uint v_part;
 #endif
 void main() {
-#if NEED_NORMAL
+#if NEED_NORMAL || NEED_SHADE
     // The extrinsic is rigid, so its rotation maps normals too.
-    v_normal = normalize(mat3(u_view) * in_normal);
+    vec3 n_cam = normalize(mat3(u_view) * in_normal);
+#endif
+#if NEED_NORMAL
+    v_normal = n_cam;
+#endif
+#if NEED_SHADE
+    v_lambert = dot(n_cam, u_light_dir);
 #endif
 #if NEED_PART
     v_part = in_part;
@@ -46,6 +58,9 @@ uniform uint u_instance;   // this person's instance id
 uniform mat3 u_ray;        // window (x, y, 1) -> camera ray with z = 1
 #if NEED_NORMAL
 in vec3 v_normal;
+#endif
+#if NEED_SHADE
+in float v_lambert;
 #endif
 #if NEED_PART
 flat in uint v_part;
@@ -73,7 +88,7 @@ void main() {
 # Pass name -> (output declaration, assignment).
 OUTPUTS = {
     "rgb": ("vec4 o_rgb",
-            "o_rgb = vec4(u_color * (u_ambient + (1.0 - u_ambient) * max(dot(n, u_light_dir), 0.0)), 1.0);"),
+            "o_rgb = vec4(u_color * (u_ambient + (1.0 - u_ambient) * max(gl_FrontFacing ? v_lambert : -v_lambert, 0.0)), 1.0);"),
     # Clip w is camera z and GL interpolates 1/w perspective-correctly:
     # exact camera z on a plane, with no interpolated output of our own.
     "depth": ("float o_depth", "o_depth = 1.0 / gl_FragCoord.w;"),
@@ -87,10 +102,15 @@ def needs_normals(passes) -> bool:
     return "rgb" in passes or "normal" in passes
 
 
+def needs_fragment_normals(passes) -> bool:
+    return "normal" in passes
+
+
 def program_sources(passes: tuple[str, ...]) -> tuple[str, str]:
     """(vertex, fragment) GLSL writing `passes` (names of OUTPUTS) to
     locations 0, 1, ... in that order."""
-    head = (f"#version 330 core\n#define NEED_NORMAL {int(needs_normals(passes))}\n"
+    head = (f"#version 330 core\n#define NEED_NORMAL {int(needs_fragment_normals(passes))}\n"
+            f"#define NEED_SHADE {int('rgb' in passes)}\n"
             f"#define NEED_PART {int('parts' in passes)}\n")
     decl = "\n".join(f"layout(location = {k}) out {OUTPUTS[p][0]};" for k, p in enumerate(passes))
     assign = "\n".join(f"    {OUTPUTS[p][1]}" for p in passes)
