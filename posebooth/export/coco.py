@@ -19,21 +19,26 @@ def coco_dataset(frames: list[int], image_folder: str, size: tuple[int, int], co
     (`mask_rle_counts`), written as the annotation's `segmentation`."""
     W, H = size
     images, anns = [], []
+    vis = np.asarray(coco17[..., 2]).astype(np.int64)
+    # Pixel coordinates to 3 decimals. For float32 values x * 1000 is exact
+    # in float64, so this rounds exactly as Python's round(x, 3) does.
+    xy = np.round(np.asarray(coco17[..., :2], np.float32).astype(np.float64), 3)
+    xy[vis == 0] = 0.0
     for f, frame in enumerate(frames):
         image_id = int(frame) + 1
         images.append({"id": image_id, "file_name": f"{image_folder}/{int(frame):06d}.png",
                        "width": int(W), "height": int(H), "frame_index": int(frame)})
         for p in range(coco17.shape[1]):
-            kp = np.asarray(coco17[f, p], np.float64).copy()
-            v = kp[:, 2].astype(np.int64)
-            kp[v == 0] = 0.0
+            v = vis[f, p]
             n_kp = int(np.count_nonzero(v))
             if n_kp == 0 and mask_area[f, p] == 0:
                 continue  # person entirely out of view
+            keypoints = [0.0] * 51
+            keypoints[0::3], keypoints[1::3] = xy[f, p, :, 0].tolist(), xy[f, p, :, 1].tolist()
+            keypoints[2::3] = v.tolist()
             anns.append({
                 "id": len(anns) + 1, "image_id": image_id, "category_id": 1,
-                "keypoints": [float(round(x, 3)) if i % 3 != 2 else int(x)
-                              for i, x in enumerate(kp.ravel())],
+                "keypoints": keypoints,
                 "num_keypoints": n_kp,
                 "bbox": [float(x) for x in bbox[f, p]],
                 "area": float(mask_area[f, p]),

@@ -113,10 +113,10 @@ def export_scene(scene, out_dir, *, frames=None, passes=DEFAULT_PASSES, size=Non
             if on_frame is not None:
                 on_frame(frame)
 
-        def helpers_done(frames_):
-            for f in frames_:
+        def helpers_wrote(items):
+            for f, rows in items:
+                writer.add_written_elsewhere(f, rows)
                 done(f)
-            writer.note_written_elsewhere(frames_)
 
         with bar:
             if helpers is not None and generator is None:
@@ -124,11 +124,11 @@ def export_scene(scene, out_dir, *, frames=None, passes=DEFAULT_PASSES, size=Non
                                        control_kinds=writer.control_kinds, body_for=body_for,
                                        body_models=body_models, workers=workers)
             claims = shared.claims if shared is not None else LocalClaims(len(chunks))
-            poll = (lambda: helpers_done(shared.frames_done())) if shared is not None else None
+            poll = (lambda: helpers_wrote(shared.written())) if shared is not None else None
             export_chunks(scene, chunks, claims, writer, renderer, body_for, generator=generator,
                           kinds=kinds, on_frame=done, poll=poll)
             if shared is not None:
-                shared.wait(helpers_done)
+                shared.wait(helpers_wrote)
         return writer.finish()
     except BaseException:
         if shared is not None:

@@ -26,7 +26,8 @@ class ExportError(RuntimeError):
 
 class SafeOut:
     """An export root. `path(rel)` validates; `write_bytes(rel, data)` writes
-    atomically. Thread-safe (no shared state after construction)."""
+    atomically. Thread-safe (its only state, a cache of checked folders, is
+    filled idempotently)."""
 
     def __init__(self, root: str | os.PathLike, create: bool = True):
         root = Path(root).expanduser()
@@ -41,6 +42,7 @@ class SafeOut:
             raise ExportError(f"{root}: not a folder")
         self.root = Path(os.path.realpath(root))
         self._made: set[str] = set()
+        self._folders: dict[tuple[str, ...], Path] = {}   # checked folders, by relative parts
 
     def path(self, rel: str) -> Path:
         """The absolute path of `rel` inside OUT; raises ExportError for a name
@@ -52,9 +54,13 @@ class SafeOut:
                 or any(p in ("", ".") for p in rel_s.split("/")):
             raise ExportError(f"refusing to write {rel!r}: not a plain relative name inside {self.root}")
         target = self.root.joinpath(*parts)
-        folder = Path(os.path.realpath(target.parent))
-        if folder != self.root and self.root not in folder.parents:
-            raise ExportError(f"refusing to write {rel}: {target.parent} leads outside {self.root}")
+        folder = self._folders.get(parts[:-1])
+        if folder is None:
+            folder = Path(os.path.realpath(target.parent))
+            if folder != self.root and self.root not in folder.parents:
+                raise ExportError(f"refusing to write {rel}: {target.parent} leads outside {self.root}")
+            if folder.is_dir():   # resolved for good once it exists (thousands of files per folder)
+                self._folders[parts[:-1]] = folder
         if target.is_symlink():
             dest = Path(os.path.realpath(target))
             if dest != self.root and self.root not in dest.parents:

@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 # Shared slots: [running job id, next chunk index, helpers working on it].
+# Events from helpers: ("warm", id, None), ("rows", job id, (frame, sidecar
+# arrays)) and ("error", id, message).
 _JOB, _NEXT, _ACTIVE = range(3)
 NO_JOB = -1
 
@@ -214,36 +216,36 @@ class SharedExport:
         self._helpers, self.job = helpers, job
         self.claims = ChunkClaims(helpers._slots, job.id, len(job.chunks), helper=False)
 
-    def frames_done(self) -> list[int]:
-        """Frames the helpers have handed to their writers since the last
-        call (for progress); raises the first helper error as ExportError."""
+    def written(self) -> list[tuple[int, dict]]:
+        """(frame, sidecar arrays) of the frames the helpers have written
+        since the last call; raises the first helper error as ExportError."""
         done = []
         while (ev := self._helpers._next_event(block=False)) is not None:
             kind, job_id, payload = ev
             if job_id != self.job.id:
                 continue   # a late report of an earlier, cancelled job
-            if kind == "frame":
+            if kind == "rows":
                 done.append(payload)
-                self._helpers.last_export_frames.append(payload)
+                self._helpers.last_export_frames.append(payload[0])
             elif kind == "error":
                 self.cancel()
                 raise _helper_error(payload)
         return done
 
-    def wait(self, on_frames=None) -> None:
+    def wait(self, on_written=None) -> None:
         """After this process's last chunk: wait until the helpers have
-        written theirs, passing their frames to on_frames as they come (a
+        written theirs, passing written() to on_written as they come (a
         helper that dies is an ExportError, see _next_event)."""
         while True:
-            done = self.frames_done()
-            if done and on_frames is not None:
-                on_frames(done)
+            done = self.written()
+            if done and on_written is not None:
+                on_written(done)
             if self._helpers._slots[_ACTIVE] == 0:
                 break
             time.sleep(0.01)
-        done = self.frames_done()   # reports sent just before the helpers finished
-        if done and on_frames is not None:
-            on_frames(done)
+        done = self.written()   # reports sent just before the helpers finished
+        if done and on_written is not None:
+            on_written(done)
 
     def cancel(self) -> None:
         """No more chunks for anyone; helpers stop within a frame."""
@@ -330,11 +332,13 @@ def _run_share(renderer, job: _Job, claims: ChunkClaims, events) -> None:
 
     scene = scene_from_json(job.scene_json)
     frames = [f for c in job.chunks for f in c]
+    # Each frame's rows go back to the calling process once its files are
+    # written, so the assembly need not read the sidecars back.
     writer = DatasetWriter(job.out_dir, scene, frames, job.passes, body_models=job.body_models,
-                           control_kinds=job.control_kinds, workers=job.workers, share=True)
+                           control_kinds=job.control_kinds, workers=job.workers, share=True,
+                           on_written=lambda f, rows: events.put(("rows", job.id, (f, rows))))
     try:
-        export_chunks(scene, job.chunks, claims, writer, renderer, pickle.loads(job.body_for),
-                      on_frame=lambda f: events.put(("frame", job.id, int(f))))
+        export_chunks(scene, job.chunks, claims, writer, renderer, pickle.loads(job.body_for))
         writer.finish()
     except BaseException:
         writer.abort()

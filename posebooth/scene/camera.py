@@ -70,7 +70,15 @@ class Camera:
         """(..., 3) world points -> camera frame (z = depth, metres), computed
         in `dtype` (float32 for mesh vertices, where float64 would only cost)."""
         p = np.asarray(points_world, dtype=dtype)
-        return p @ self.extrinsic[:3, :3].T.astype(dtype) + self.extrinsic[:3, 3].astype(dtype)
+        flat = p.reshape(-1, 3)
+        # R @ P^T: numpy's (N, 3) @ (3, 3) is ~3x slower for the same sums.
+        out = (self.extrinsic[:3, :3].astype(dtype) @ flat.T).T + self.extrinsic[:3, 3].astype(dtype)
+        return out.reshape(p.shape)
+
+    def depth_of(self, points_world: np.ndarray, dtype=np.float64) -> np.ndarray:
+        """Camera z of (..., 3) world points (to_camera's last column, alone)."""
+        p = np.asarray(points_world, dtype=dtype)
+        return p @ self.extrinsic[2, :3].astype(dtype) + self.extrinsic[2, 3].astype(dtype)
 
     def project_camera(self, points_cam: np.ndarray) -> np.ndarray:
         """(..., 3) camera-frame points -> (..., 2) pixel coordinates (x, y)."""

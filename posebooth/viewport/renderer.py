@@ -250,7 +250,7 @@ class Renderer:
         shades; an open or cut mesh is drawn two-sided as before."""
         if not self._closed[k]:
             return False
-        z = camera.to_camera(mesh.vertices, np.float32)[:, 2]
+        z = camera.depth_of(mesh.vertices, np.float32)
         return camera.near < z.min() and z.max() < camera.far
 
     def _variant(self, passes: tuple[str, ...]) -> tuple[moderngl.Program, moderngl.VertexArray]:
