@@ -94,7 +94,7 @@ def test_render_shares_frames_with_a_helper_process(tmp_path):
     import multiprocessing
 
     pytest.importorskip("anny")
-    sc = starter_scene(people=2, frames=40, width=64, height=48, preset="walking")
+    sc = starter_scene(people=2, frames=64, width=64, height=48, preset="walking")
     scene = tmp_path / "scene.json"
     save_scene(sc, scene)
     for n in (2, 1):

@@ -23,6 +23,9 @@ from posebooth.export.writer import PASSES
 
 SIZE_LIMITS = (8, 8192)  # CameraSpec's width / height bounds
 MAX_PROCESSES = 64
+# Helpers start cold (~4 s to build a body, beside this process's own build):
+# below four chunks of frames they would mostly slow the start down.
+HELPED_FRAMES = 4 * POSE_CHUNK
 EXIT_BAD_INPUT = 2       # posebooth.cli.EXIT_BAD_INPUT
 
 
@@ -43,8 +46,9 @@ def add_render_arguments(parser) -> None:
     parser.add_argument("--video", action="store_true", help="also write video/*.mp4 (H.264)")
     parser.add_argument("--workers", type=int, default=2, help="threads encoding and writing files")
     parser.add_argument("--processes", type=int, default=None,
-                        help="processes rendering frames when no model runs (default: 2 on a machine "
-                             "with 2 or more cores, else 1; 1 = this process only)")
+                        help="processes rendering frames when no model runs and there are 64 frames "
+                             "or more (default: 2 on a machine with 2 or more cores, else 1; 1 = this "
+                             "process only)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_generation_arguments(parser)
 
@@ -196,7 +200,7 @@ def _run(args) -> int:
         raise BadInput("--workers must be at least 1")
     processes = _processes(args)
     helpers = None
-    if processes > 1 and getattr(args, "model", None) is None and len(frames) > POSE_CHUNK:
+    if processes > 1 and getattr(args, "model", None) is None and len(frames) >= HELPED_FRAMES:
         # Started first, so the helpers build their bodies while this process
         # builds its own (export.helpers).
         from posebooth.export.driver import with_size
