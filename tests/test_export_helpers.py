@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 import threading
+import time
+from pathlib import Path
 
 import pytest
 
@@ -119,3 +124,54 @@ def test_a_killed_helper_is_an_error_and_the_export_resumes(hr, tmp_path, monkey
         m = export_scene(sc, out, passes=("render", "mask"), renderer=hr, body_for=fake_body_for,
                          progress=False, helpers=h)
     assert m["complete"] and m["frames"] == list(range(FRAMES))
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return any(line.split()[:2] == ["State:", "Z"] for line in f)   # a zombie has exited
+    except FileNotFoundError:
+        return True
+
+
+def test_helpers_stop_when_the_exporting_process_is_killed(tmp_path):
+    out = tmp_path / "out"
+    script = tmp_path / "run.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, sys
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        os.environ["POSEBOOTH_TEST_POSE_DELAY"] = "0.3"
+        from fake_body import slow_fake_body_for
+        from posebooth.export.driver import export_scene
+        from posebooth.export.helpers import ExportHelpers
+        from posebooth.scene.starter import starter_scene
+
+        if __name__ == "__main__":
+            sc = starter_scene(people=2, width=64, height=48, frames=160)
+            helpers = ExportHelpers(1)
+            helpers.wait_warm(helpers.warm(sc, slow_fake_body_for), timeout=120)
+            print(helpers._procs[0].pid, flush=True)
+            export_scene(sc, {str(out)!r}, passes=("render", "mask"), body_for=slow_fake_body_for,
+                         progress=False, helpers=helpers)
+    """))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    try:
+        helper = int(proc.stdout.readline())
+        sidecars = out / ".posebooth" / "frames"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(list(sidecars.glob("*.npz"))) < 20:
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not _gone(helper):
+            time.sleep(0.1)
+        assert _gone(helper), "the helper outlived the process that started it"
+        written = len(list(sidecars.glob("*.npz")))
+        time.sleep(1.0)
+        assert len(list(sidecars.glob("*.npz"))) == written < 160
+    finally:
+        proc.kill()
+        if not _gone(helper):
+            os.kill(helper, 9)

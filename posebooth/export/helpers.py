@@ -21,6 +21,8 @@ from __future__ import annotations
 import itertools
 import multiprocessing as mp
 import pickle
+import queue
+import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -66,7 +68,9 @@ class ChunkClaims:
             return k
 
     def cancelled(self) -> bool:
-        return self._slots[_JOB] != self.job_id
+        """The job was cancelled, or (in a helper) the process that started
+        it is gone: then nobody will assemble what this one writes."""
+        return self._slots[_JOB] != self.job_id or (self._helper and not _parent_alive())
 
     def release(self) -> None:
         """A helper is done with the job (its files are written)."""
@@ -279,11 +283,30 @@ def _helper_error(text: str):
 
 
 # -- the helper process -------------------------------------------------------
+def _parent_alive() -> bool:
+    parent = mp.parent_process()
+    return parent is None or parent.is_alive()
+
+
+def _next_job(jobs):
+    """The next message, or None when told to stop or when the process that
+    started this helper has died (killed, it never sends the stop)."""
+    while True:
+        try:
+            return jobs.get(timeout=1.0)
+        except queue.Empty:
+            if not _parent_alive():
+                return None
+
+
 def _helper_main(jobs, events, slots) -> None:
+    # Ctrl+C reaches the whole process group: the calling process handles it
+    # and stops its helpers (close()); a helper must not die mid-frame.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     renderer = None
     prepared = False
     try:
-        while (msg := jobs.get()) is not None:
+        while (msg := _next_job(jobs)) is not None:
             kind, job_id = msg[0], (msg[1] if msg[0] == "warm" else msg[1].id)
             claims = None if kind == "warm" else ChunkClaims(slots, job_id, len(msg[1].chunks), helper=True)
             try:
