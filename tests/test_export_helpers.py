@@ -160,7 +160,7 @@ def test_helpers_stop_when_the_exporting_process_is_killed(tmp_path):
         helper = int(proc.stdout.readline())
         sidecars = out / ".posebooth" / "frames"
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and len(list(sidecars.glob("*.npz"))) < 20:
+        while time.monotonic() < deadline and len(list(sidecars.glob("*.npy"))) < 20:
             time.sleep(0.05)
         proc.kill()
         proc.wait()
@@ -168,9 +168,9 @@ def test_helpers_stop_when_the_exporting_process_is_killed(tmp_path):
         while time.monotonic() < deadline and not _gone(helper):
             time.sleep(0.1)
         assert _gone(helper), "the helper outlived the process that started it"
-        written = len(list(sidecars.glob("*.npz")))
+        written = len(list(sidecars.glob("*.npy")))
         time.sleep(1.0)
-        assert len(list(sidecars.glob("*.npz"))) == written < 160
+        assert len(list(sidecars.glob("*.npy"))) == written < 160
     finally:
         proc.kill()
         if not _gone(helper):

@@ -56,14 +56,14 @@ def test_killed_export_resumes_without_rewriting_finished_frames(tmp_path, monke
     sidecars = out / ".posebooth" / "frames"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if sidecars.is_dir() and len(list(sidecars.glob("*.npz"))) >= 4:
+        if sidecars.is_dir() and len(list(sidecars.glob("*.npy"))) >= 4:
             break
         time.sleep(0.01)
     assert proc.poll() is None, proc.communicate()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
 
-    done = sorted(int(p.stem) for p in sidecars.glob("*.npz"))
+    done = sorted(int(p.stem) for p in sidecars.glob("*.npy"))
     assert 4 <= len(done) < n
     # Whatever is under a final name is whole: every PNG decodes.
     for png in out.rglob("*.png"):
