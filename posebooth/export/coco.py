@@ -60,13 +60,23 @@ def coco_dataset(frames: list[int], image_folder: str, size: tuple[int, int], co
 
 def mask_rle_counts(instance: np.ndarray, instance_ids) -> list[str]:
     """Compressed COCO RLE counts strings of the pixels equal to each id.
-    COCO's RLE runs down columns: the transposed image is made once, and
-    each mask is then a column-major view of one comparison."""
+    COCO's RLE runs down columns: the runs of the whole column-major image
+    are found once, and each id's counts are sums of consecutive runs (its
+    own, and everything else's between them). pycocotools compresses them."""
     from pycocotools import mask as mask_utils
 
-    columns = np.ascontiguousarray(np.asarray(instance).T)
+    H, W = np.shape(instance)
+    flat = np.ascontiguousarray(np.asarray(instance).T).ravel()
+    starts = np.concatenate([[0], np.flatnonzero(flat[1:] != flat[:-1]) + 1])
+    lengths = np.diff(np.append(starts, flat.size))
+    values = flat[starts]
     out = []
     for k in instance_ids:
-        m = (columns == k).view(np.uint8).T      # (H, W), Fortran order, no copy
-        out.append(mask_utils.encode(m)["counts"].decode("ascii"))
+        mine = values == k
+        groups = np.concatenate([[0], np.flatnonzero(mine[1:] != mine[:-1]) + 1])
+        counts = np.add.reduceat(lengths, groups).tolist()
+        if mine[0]:
+            counts.insert(0, 0)   # RLE counts start with a run of zeros
+        rle = mask_utils.frPyObjects({"counts": counts, "size": [H, W]}, H, W)
+        out.append(rle["counts"].decode("ascii"))
     return out
