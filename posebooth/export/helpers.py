@@ -1,15 +1,16 @@
 """Helper processes that export shares of a scene's frames beside the
 calling process (no Qt, no model).
 
-Why processes: a model-free export is ~40 ms of CPU a frame (posing,
-rendering, annotating, PNGs), much of it Python holding the GIL, so one
-process keeps only ~1.5 of 2 cores busy. A helper has its own interpreter,
-EGL context and body, and writes into the same folder: frames are handed
-out in chunks from a shared counter, each process writes its frames'
-files and sidecars (export.writer, `share=True`), and the calling process
-assembles annotations.npz / coco.json / dataset.json from the sidecars as
-for any resumed export. Chunks are claimed atomically, so no frame is
-written twice; a killed helper loses at most its frames in flight.
+Why processes: a model-free 4-person export is ~50 ms of CPU a frame
+(posing, rendering, annotating, PNGs), much of it Python holding the GIL,
+so one process keeps only ~1.5 of 2 cores busy. A helper has its own
+interpreter, EGL context and body, and writes into the same folder: frames
+are handed out in chunks from a shared counter, each process writes its
+frames' files and sidecars (export.writer, `share=True`), and a helper
+sends each frame's annotation rows back once the frame is on disk, from
+which the calling process assembles annotations.npz / coco.json /
+dataset.json. Chunks are claimed atomically, so no frame is written twice;
+a killed helper loses at most its frames in flight.
 
 Helpers start cold (importing torch and building the body takes seconds),
 so an `ExportHelpers` is made once and kept: `posebooth render` makes it

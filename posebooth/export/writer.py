@@ -121,8 +121,7 @@ class DatasetWriter:
         self._pool = ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="posebooth-write")
         self._in_flight: deque[Future] = deque()
         self._max_in_flight = max(1, max_in_flight)
-        self._written_now: dict[int, dict] = {}   # frame -> sidecar arrays written in this run
-        self._written_elsewhere = False           # by helper processes in this run (also in _written_now)
+        self._written_now: dict[int, dict] = {}   # frame -> sidecar arrays written in this run (helpers' too)
         self._lock = threading.Lock()
 
     # -- settings / resume -------------------------------------------------
@@ -270,7 +269,6 @@ class DatasetWriter:
         with its sidecar arrays (so assembly need not read them back)."""
         with self._lock:
             self._written_now[int(frame)] = arrays
-            self._written_elsewhere = True
 
     def _raise_failed(self) -> None:
         for fut in list(self._in_flight):
@@ -364,7 +362,7 @@ class DatasetWriter:
         self.out.ensure_folder("video")
         for src in sources:
             rel = f"video/{src}.mp4"
-            if self._written_now or self._written_elsewhere or not self.out.exists(rel):
+            if self._written_now or not self.out.exists(rel):
                 files = [self.out.path(f"{src}/{frame_name(f)}.png") for f in done]
                 write_video(self.out, rel, files, self.scene.timeline.fps)
         return all(self.out.exists(f"video/{s}.mp4") for s in sources)

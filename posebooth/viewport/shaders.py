@@ -8,7 +8,9 @@ formula lives only in posebooth.scene.camera.
 
 # Per-vertex work dominates on a software rasteriser, so the vertex stage
 # carries the least it can: position, plus the normal and part label only
-# when a requested pass needs them; colour and instance id are per-draw
+# when a requested pass needs them. The rgb pass gets the Lambert term
+# dot(normal, light), one interpolated value instead of a normal (the
+# normal pass keeps per-pixel normals). Colour and instance id are per-draw
 # uniforms, and depth comes from gl_FragCoord.w. `program_sources` builds
 # the variant for a set of passes (the #if blocks below).
 VERTEX = """
@@ -51,7 +53,6 @@ void main() {
 # its pass in the requested set. For a caller-provided framebuffer (the Qt
 # viewport's default FBO) the set is just rgb, at location 0.
 FRAGMENT = """
-uniform vec3 u_light_dir;  // unit, towards the light, camera frame
 uniform float u_ambient;
 uniform vec3 u_color;      // this person's colour
 uniform uint u_instance;   // this person's instance id
@@ -99,17 +100,15 @@ OUTPUTS = {
 
 
 def needs_normals(passes) -> bool:
+    """Whether the vertex normals are an input (the normal pass, and rgb's
+    Lambert term)."""
     return "rgb" in passes or "normal" in passes
-
-
-def needs_fragment_normals(passes) -> bool:
-    return "normal" in passes
 
 
 def program_sources(passes: tuple[str, ...]) -> tuple[str, str]:
     """(vertex, fragment) GLSL writing `passes` (names of OUTPUTS) to
     locations 0, 1, ... in that order."""
-    head = (f"#version 330 core\n#define NEED_NORMAL {int(needs_fragment_normals(passes))}\n"
+    head = (f"#version 330 core\n#define NEED_NORMAL {int('normal' in passes)}\n"
             f"#define NEED_SHADE {int('rgb' in passes)}\n"
             f"#define NEED_PART {int('parts' in passes)}\n")
     decl = "\n".join(f"layout(location = {k}) out {OUTPUTS[p][0]};" for k, p in enumerate(passes))
