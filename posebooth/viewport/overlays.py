@@ -14,37 +14,30 @@ import numpy as np
 
 from posebooth.scene.camera import Camera
 
-_WORLD_VS = """
+def _vertex_shader(uniforms: str, position: str) -> str:
+    """The overlays' vertex shader: they differ only in how a point reaches clip space."""
+    return f"""
 #version 330 core
-uniform mat4 u_view;
-uniform mat4 u_proj;
+{uniforms}
 in vec3 in_pos;
 in vec4 in_color;
 in float in_size;
 out vec4 g_color;
 out vec3 g_world;
 out float g_size;
-void main() {
-    gl_Position = u_proj * u_view * vec4(in_pos, 1.0);
+void main() {{
+    gl_Position = {position};
     g_color = in_color; g_world = in_pos; g_size = in_size;
-}
+}}
 """
 
+
+_WORLD_VS = _vertex_shader("uniform mat4 u_view;\nuniform mat4 u_proj;", "u_proj * u_view * vec4(in_pos, 1.0)")
+
 # Screen space: pixel coordinates of the framebuffer (x right, y down).
-_SCREEN_VS = """
-#version 330 core
-uniform vec2 u_viewport;
-in vec3 in_pos;
-in vec4 in_color;
-in float in_size;
-out vec4 g_color;
-out vec3 g_world;
-out float g_size;
-void main() {
-    gl_Position = vec4(in_pos.x / u_viewport.x * 2.0 - 1.0, 1.0 - in_pos.y / u_viewport.y * 2.0, 0.0, 1.0);
-    g_color = in_color; g_world = in_pos; g_size = in_size;
-}
-"""
+_SCREEN_VS = _vertex_shader(
+    "uniform vec2 u_viewport;",
+    "vec4(in_pos.x / u_viewport.x * 2.0 - 1.0, 1.0 - in_pos.y / u_viewport.y * 2.0, 0.0, 1.0)")
 
 _LINE_GS = """
 #version 330 core
