@@ -5,7 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 TORCH_VERSION := 2.13.0
-STAMP := $(VENV)/.installed
+# Where pip looks for torch. Empty: pip's configured index (PyPI by default,
+# whose Linux x86_64 wheel is the CUDA build). For the CPU-only build:
+#   make run TORCH_INDEX=https://download.pytorch.org/whl/cpu
+TORCH_INDEX ?=
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
 APT_PACKAGES := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-render-util0 \
 	libxcb-xinerama0 libxcb-xkb1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-shape0 libxcb-randr0 \
 	libegl1 libgl1 libopengl0 libegl-mesa0 libgl1-mesa-dri libglx-mesa0 libfontconfig1 libdbus-1-3
@@ -16,19 +21,19 @@ TEST_ENV := HF_HUB_OFFLINE=1 QT_QPA_PLATFORM=xcb POSEBOOTH_CACHE_DIR=$(CURDIR)/.
 
 .PHONY: run test setup system-deps bench screenshot clean
 
-run: setup
+run: system-deps $(RUN_STAMP)
 	$(PY) main.py
 
-test: setup
+test: system-deps $(TEST_STAMP)
 	$(TEST_ENV) $(PY) -m pytest -q -ra
 
-bench: setup
+bench: system-deps $(TEST_STAMP)
 	for b in benchmarks/bench_*.py; do $(TEST_ENV) $(PY) $$b || exit 1; done
 
-screenshot: setup
+screenshot: system-deps $(TEST_STAMP)
 	$(TEST_ENV) $(PY) scripts/screenshot.py docs/screenshot.png
 
-setup: system-deps $(STAMP)
+setup: system-deps $(TEST_STAMP)
 
 # apt only when root and something is missing (a user install without root skips it).
 system-deps:
@@ -38,13 +43,18 @@ system-deps:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; \
 	fi
 
-$(STAMP): pyproject.toml
+# Run dependencies only (`make run`); the test extras come on top (`make test`).
+$(RUN_STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	# torch first and pinned: an unpinned one pulls several GB of CUDA packages.
-	$(PIP) install -q torch==$(TORCH_VERSION)
+	# torch first and pinned: an unpinned one can pull a newer release.
+	$(PIP) install -q torch==$(TORCH_VERSION) $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(PIP) install -q -e .
+	touch $(RUN_STAMP)
+
+$(TEST_STAMP): $(RUN_STAMP)
 	$(PIP) install -q -e '.[dev]'
-	touch $(STAMP)
+	touch $(TEST_STAMP)
 
 clean:
 	rm -rf $(VENV) .cache .pytest_cache

@@ -26,6 +26,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # fixtures/: tiny random models
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np  # noqa: E402
@@ -34,7 +35,7 @@ from PIL import Image  # noqa: E402
 
 from posebooth.pipeline.devices import peak_memory_bytes  # noqa: E402
 from posebooth.pipeline.loading import LoadOptions, backend_for_pipeline, load_backend  # noqa: E402
-from posebooth.pipeline.request import Control, GenerationRequest  # noqa: E402
+from posebooth.frame.request import Control, GenerationRequest  # noqa: E402
 from posebooth.pipeline.worker import GenerationWorker  # noqa: E402
 
 TINY = {"tiny": "sd15-controlnet", "tiny-sd2": "sd2-depth", "tiny-sdxl": "sdxl-controlnet"}
@@ -67,7 +68,7 @@ def depth_image(w: int, h: int) -> np.ndarray:
 
 def build_backend(args, options: LoadOptions):
     if args.real_size:
-        from posebooth.pipeline.real_size import real_size_pipeline
+        from fixtures.real_size import real_size_pipeline
         from posebooth.pipeline.devices import pick_device, pick_dtype
 
         device, _ = pick_device(args.device)
@@ -77,7 +78,7 @@ def build_backend(args, options: LoadOptions):
         kind = "sdxl-controlnet" if args.real_size == "sdxl" else "sd15-controlnet"
         return backend_for_pipeline(pipe, kind, None, options, label=f"random {args.real_size}")
     if args.model in TINY:
-        from posebooth.pipeline import tiny_models as tm
+        from fixtures import tiny_models as tm
 
         kind = TINY[args.model]
         pipe = {
@@ -192,8 +193,8 @@ def gui_stall_ms(backend, req: GenerationRequest, runs: int = 3) -> tuple[float,
     from PySide6.QtCore import QElapsedTimer, QEventLoop, QObject, QTimer
     from PySide6.QtWidgets import QApplication
 
-    from posebooth.ui.generation_bridge import GenerationBridge
-    from posebooth.ui.history_strip import to_qimage
+    from posebooth.ui.generation.bridge import GenerationBridge
+    from posebooth.ui.generation.history import to_qimage
 
     app = QApplication.instance() or QApplication([])  # noqa: F841  (kept alive for the loop)
     bridge = GenerationBridge(loader=lambda *a, **k: backend)

@@ -159,7 +159,7 @@ def export_fps(r: HeadlessRenderer, n_bodies: int, size: int, frames: int,
     import tempfile
 
     from posebooth.export.driver import export_scene
-    from posebooth.scene.starter import starter_scene
+    from posebooth.assets.starter import starter_scene
 
     body_for = _export_body_for()
     sc = starter_scene(people=n_bodies, frames=frames, width=size, height=size)
@@ -200,7 +200,8 @@ def main(argv=None) -> int:
             print(f"{n:>6} | " + " | ".join(f"{res[k]:>14.2f}" for k in names)
                   + f" | {ratio:>15.2f} | {res['all passes ms'] / res['depth culled ms']:>5.2f}")
         from posebooth.export.helpers import ExportHelpers
-        from posebooth.export.render_command import default_processes, prepare_export_process
+        from posebooth.cli.render import default_processes
+        from posebooth.export.process import prepare_export_process
 
         prepare_export_process(with_model=False)   # as `posebooth render` does
         processes = default_processes()

@@ -127,10 +127,10 @@ def run(W: int, H: int, reps: int) -> None:
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication(sys.argv)
-    from posebooth.scene.starter import starter_scene
+    from posebooth.assets.starter import starter_scene
     from posebooth.scene.tracks import PoseState
     from posebooth.ui.document import SceneDocument
-    from posebooth.viewport.qt_viewport import ViewportWidget, surface_format
+    from posebooth.ui.viewport.widget import ViewportWidget, surface_format
 
     body, note = get_body()
     print(note)

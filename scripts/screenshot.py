@@ -42,7 +42,7 @@ def start_xvfb(size: str) -> subprocess.Popen | None:
 
 
 def demo_scene():
-    from posebooth.scene.starter import starter_scene
+    from posebooth.assets.starter import starter_scene
     scene = starter_scene(people=2, preset="contrapposto", frames=48, width=768, height=512)
     try:
         from posebooth.assets.presets import get_preset

@@ -26,3 +26,13 @@ def hr():
         pytest.skip(f"no EGL OpenGL context here: {exc}")
     yield r
     r.close()
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print how many hostile-input cases ran (issue: "print the count")."""
+    stats = terminalreporter.stats
+    hostile = [r for key in ("passed", "failed") for r in stats.get(key, [])
+               if r.when == "call" and "hostile" in r.keywords]
+    if hostile:
+        failed = sum(1 for r in hostile if r.failed)
+        terminalreporter.write_line(f"hostile-input cases: {len(hostile)} run, {failed} failed")

@@ -16,8 +16,8 @@ import torch
 
 from posebooth.pipeline.backends import ControlNetBackend, Depth2ImgBackend
 from posebooth.pipeline.previews import LinearPreview
-from posebooth.pipeline.request import Control, GenerationRequest
-from posebooth.pipeline import tiny_models as tm
+from posebooth.frame.request import Control, GenerationRequest
+from fixtures import tiny_models as tm
 
 W, H = 24, 32  # non-square on purpose: catches width/height swaps
 KINDS = ("sd15", "sd15-multi", "sd2", "sdxl")

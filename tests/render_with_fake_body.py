@@ -33,6 +33,6 @@ registry = types.ModuleType("posebooth.assets.registry")
 registry.get_body = lambda spec, model_dir=None: _body
 sys.modules["posebooth.assets.registry"] = registry
 
-from posebooth.cli import main  # noqa: E402
+from posebooth.cli.main import main  # noqa: E402
 
 sys.exit(main(sys.argv[1:]))

@@ -9,10 +9,10 @@ from scipy.spatial.transform import Rotation
 from fake_body import fake_body_for
 from posebooth.assets.posing import pose_people
 from posebooth.assets.smpl_skeleton import JOINT_INDEX as J
-from posebooth.export.annotations import MARGIN, annotate_frame, point_visibility, visible_bbox
+from posebooth.frame.annotations import MARGIN, annotate_frame, point_visibility, visible_bbox
 from posebooth.scene.camera import Camera, look_at
 from posebooth.scene.model import CameraKey
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 from posebooth.scene.tracks import camera_at
 
 W, H = 128, 96

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 
 from posebooth.assets.body import BodyModel
-from posebooth.assets.smpl_skeleton import (
-    BONES, COCO17_FROM_SMPL, JOINT_INDEX as J, JOINT_NAMES, forward_kinematics,
-)
+from posebooth.assets.smpl_skeleton import BONES, COCO17_FROM_SMPL, JOINT_INDEX as J, JOINT_NAMES
+from reference_chain import forward_kinematics
 
 # Limbs whose direction on anny matches SMPL's. The others join SMPL joints
 # placed differently on the two skeletons (anny's hips sit level with its
@@ -142,6 +141,72 @@ def test_batch_matches_singles(body):
         np.testing.assert_allclose(batch.vertices[i], one.vertices[0], atol=2e-5)
         np.testing.assert_allclose(batch.joints[i], one.joints[0], atol=2e-5)
         np.testing.assert_allclose(batch.coco17[i], one.coco17[0], atol=2e-5)
+
+
+def anny_reference(body, go, bp, tr, shapes):
+    """Vertices and joints from anny's own forward, one pose at a time (batch 1,
+    rest model built by anny for that shape alone, no cache); only the SMPL ->
+    anny rotation deltas come from PoseBooth's retargeting."""
+    import torch
+
+    from posebooth.assets.retarget import JOINT_BONES
+
+    m = body.model
+    labels = list(m.bone_labels)
+    joint_bones = [labels.index(JOINT_BONES[j]) for j in JOINT_NAMES]
+    vertices, joints = [], []
+    with torch.inference_mode():
+        for i in range(len(go)):
+            phen = torch.tensor(shapes[i:i + 1], dtype=torch.float32)
+            rest = m(pose_parameters=None, phenotype_kwargs=phen)
+            prep = body.retarget.prepare(rest["rest_bone_heads"], rest["rest_bone_poses"][..., :3, :3])
+            aa = torch.tensor(np.concatenate([go[i:i + 1, None], bp[i:i + 1]], 1), dtype=torch.float32)
+            delta = torch.eye(4).repeat(1, len(labels), 1, 1)
+            delta[..., :3, :3] = body.retarget(aa, prep)
+            delta[0, 0, :3, 3] = body.retarget.ref_root @ torch.tensor(tr[i], dtype=torch.float32)
+            out = m(pose_parameters=delta, phenotype_kwargs=phen)
+            vertices.append(out["vertices"][0].numpy())
+            joints.append(out["bone_poses"][0, joint_bones, :3, 3].numpy())
+    return np.stack(vertices), np.stack(joints)
+
+
+def shape_batch(body, case, seed):
+    """Shapes for a batch: every pose its own (more than the rest cache takes
+    per call), the same ones twice over, or a few, one of them already posed."""
+    rng = np.random.default_rng(seed)
+    fresh = lambda n: rng.uniform(0, 1, (n, len(body.shape_names))).astype(np.float32)
+    if case == "distinct":
+        return fresh(20)
+    if case == "repeated":
+        return fresh(20)[rng.permutation(np.arange(40) % 20)]
+    known, new = fresh(1), fresh(3)
+    zero_pose(body, shape=known[0])
+    return np.concatenate([new[:1], known, new[1:2], new[:1], known, new[2:]])
+
+
+@pytest.mark.parametrize("case", ["distinct", "repeated", "few"])
+def test_shape_batches_match_anny(body, case):
+    shapes = shape_batch(body, case, seed={"distinct": 10, "repeated": 11, "few": 12}[case])
+    go, bp, tr = random_poses(len(shapes), seed=6)
+    out = body.forward(go, bp, tr, shapes)
+    vertices, joints = anny_reference(body, go, bp, tr, shapes)
+    assert np.abs(out.vertices - vertices).max() <= 1e-5
+    assert np.abs(out.joints - joints).max() <= 1e-5
+
+
+def test_a_pose_is_bit_identical_alone_or_in_a_batch(body):
+    """Once its shape's rest model is known, a pose's output does not depend on
+    the batch around it (retargeting, skinning and keypoints are per pose, to
+    the bit). Shapes new to a call are built in one batched anny call, whose
+    matrix products may round their last bit differently with the batch."""
+    go, bp, tr = random_poses(8, seed=8)
+    shapes = np.random.default_rng(9).uniform(0, 1, (8, len(body.shape_names))).astype(np.float32)
+    batch = body.forward(go, bp, tr, shapes)
+    for i in range(8):
+        one = body.forward(go[i:i + 1], bp[i:i + 1], tr[i:i + 1], shapes[i])
+        np.testing.assert_array_equal(batch.vertices[i], one.vertices[0])
+        np.testing.assert_array_equal(batch.joints[i], one.joints[0])
+        np.testing.assert_array_equal(batch.coco17[i], one.coco17[0])
 
 
 def test_shape_changes_the_body(body):

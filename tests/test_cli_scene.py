@@ -2,7 +2,9 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from posebooth.scene import load_scene
@@ -59,3 +61,29 @@ def test_schema_is_json_schema():
     assert r.returncode == 0
     schema = json.loads(r.stdout)
     assert schema["title"] == "Scene" and "people" in schema["properties"]
+
+
+@pytest.mark.hostile
+def test_new_never_replaces_an_existing_scene_unasked(tmp_path):
+    out = tmp_path / "s.json"
+    out.write_text("the user's work")
+    r = run("scene", "new", str(out))
+    assert r.returncode == 2 and "already exists" in r.stderr and "--force" in r.stderr
+    assert out.read_text() == "the user's work"
+    r = run("scene", "new", str(out), "--force")
+    assert r.returncode == 0 and out.read_text().startswith("{")
+
+
+CMU = Path(__file__).resolve().parents[2] / "shared" / "data" / "motion" / "cmu_131_01.bvh"
+
+
+@pytest.mark.skipif(not CMU.is_file(), reason="the shared CMU motion files are not here")
+def test_import_motion_reads_a_real_bvh(tmp_path):
+    scene = tmp_path / "s.json"
+    assert run("scene", "new", str(scene), "--frames", "1").returncode == 0
+    r = run("scene", "import-motion", str(scene), str(CMU), "--max-frames", "168")
+    assert r.returncode == 0, r.stderr
+    keys = load_scene(scene).people[0].keys
+    assert [k.frame for k in keys] == list(range(168))
+    walked = np.subtract(keys[-1].transl, keys[0].transl)
+    assert 1.5 < np.hypot(walked[0], walked[2]) < 6.0       # 7 s of "start, walk, stop", in metres

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from posebooth.pipeline import conditioning as C
+from posebooth.frame import conditioning as C
 
 
 def _depth():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 from posebooth.scene.tracks import PoseState
 
 pytestmark = pytest.mark.gui

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from posebooth.assets.smpl_skeleton import JOINT_INDEX as J
-from posebooth.cli import main
+from posebooth.cli.main import main
 from posebooth.scene.io import save_scene
 from posebooth.scene.model import CameraKey
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 from test_annotations import _hand_behind_back
 
 pytestmark = [pytest.mark.gl, pytest.mark.slow]

@@ -18,7 +18,7 @@ from fake_body import failing_fake_body_for, fake_body_for, slow_fake_body_for
 from posebooth.export.driver import POSE_CHUNK, export_scene
 from posebooth.export.files import ExportError
 from posebooth.export.helpers import ExportHelpers
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 
 pytestmark = pytest.mark.gl
 
@@ -144,7 +144,7 @@ def test_helpers_stop_when_the_exporting_process_is_killed(tmp_path):
         from fake_body import slow_fake_body_for
         from posebooth.export.driver import export_scene
         from posebooth.export.helpers import ExportHelpers
-        from posebooth.scene.starter import starter_scene
+        from posebooth.assets.starter import starter_scene
 
         if __name__ == "__main__":
             sc = starter_scene(people=2, width=64, height=48, frames=160)

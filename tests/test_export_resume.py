@@ -16,10 +16,10 @@ import cv2
 import numpy as np
 import pytest
 
-from posebooth.cli import main
+from posebooth.cli.main import main
 from posebooth.export.files import ExportError, SafeOut
 from posebooth.scene.io import save_scene
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 
 RUNNER = Path(__file__).with_name("render_with_fake_body.py")
 REPO = Path(__file__).resolve().parents[1]

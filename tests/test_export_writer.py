@@ -11,12 +11,12 @@ import trimesh
 
 from fake_body import fake_body_for
 from posebooth.assets.posing import pose_people
-from posebooth.export.driver import FrameInputs, GeneratedFrame, export_scene
+from posebooth.export.driver import GeneratedFrame, export_scene
 from posebooth.export.writer import PASSES
-from posebooth.pipeline import conditioning
+from posebooth.frame import conditioning
 from posebooth.scene.io import scene_to_json
 from posebooth.scene.model import ControlSetting
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 from posebooth.scene.tracks import camera_at
 
 pytestmark = pytest.mark.gl
@@ -183,7 +183,7 @@ def test_odd_size_video_and_generator_seam(hr, tmp_path):
         settings = {"model": "test/tiny", "steps": 2, "seed_policy": "fixed"}
         control_kinds = ("depth", "openpose")
 
-        def __call__(self, inputs: FrameInputs) -> GeneratedFrame:
+        def __call__(self, inputs) -> GeneratedFrame:
             seen.append(inputs)
             img = np.full((49, 65, 3), 30 + inputs.frame, np.uint8)
             return GeneratedFrame(rgb=img, seed=1000 + inputs.frame)
@@ -199,7 +199,7 @@ def test_odd_size_video_and_generator_seam(hr, tmp_path):
     assert [i["file_name"] for i in coco["images"]] == ["rgb/000000.png", "rgb/000001.png"]
     for inputs in seen:
         written = cv2.imread(str(out / "control" / f"{inputs.frame:06d}_openpose.png"))[..., ::-1]
-        np.testing.assert_array_equal(written, inputs.controls["openpose"])
+        np.testing.assert_array_equal(written, inputs.controls(["openpose"])["openpose"])
     assert sorted(p.name for p in (out / "control").iterdir()) == [
         "000000_depth.png", "000000_openpose.png", "000001_depth.png", "000001_openpose.png"]
     for name in ("render", "rgb"):
@@ -208,9 +208,9 @@ def test_odd_size_video_and_generator_seam(hr, tmp_path):
 
 
 def test_resizing_scales_explicit_intrinsics():
-    from posebooth.export.driver import with_size
+    from posebooth.frame.sizes import with_size
     from posebooth.scene.model import Intrinsics
-    from posebooth.scene.starter import starter_scene
+    from posebooth.assets.starter import starter_scene
     from posebooth.scene.tracks import camera_at
     sc = starter_scene()
     sc.camera.width, sc.camera.height = 200, 100

@@ -14,9 +14,9 @@ import pytest
 
 from pipeline_fixtures import _one_torch_thread  # noqa: F401  (pytest fixture)
 from pipeline_fixtures import control_image, make_backend
-from posebooth.pipeline import tiny_models as tm
+from fixtures import tiny_models as tm
 from posebooth.scene.io import save_scene
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 
 RUNNER = Path(__file__).with_name("render_with_fake_body.py")   # the CLI with the test body
 REPO = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def test_render_with_a_tiny_model_end_to_end(tmp_path, scene_file):
 def test_render_with_a_missing_model_is_a_clear_error(tmp_path, scene_file, monkeypatch, capsys):
     from fake_body import fake_body
 
-    from posebooth.cli import main
+    from posebooth.cli.main import main
     monkeypatch.setattr("posebooth.assets.registry.get_body", lambda spec, model_dir=None: fake_body())
     out = tmp_path / "out"
     assert main(["render", str(scene_file), "--out", str(out), "--model", "nonexistent"]) == 2
@@ -93,56 +93,97 @@ def test_models_list(tmp_path):
 
 
 @pytest.mark.parametrize("strategy", ["fixed-seed", "previous-frame", "cross-frame-attention"])
-def test_streamed_clip_session_matches_generate_clip(strategy):
-    """Frames handed over one by one give exactly what generate_clip gives for the whole list."""
-    import threading
-
-    from posebooth.export.generator import ClipSession
+def test_clip_steps_on_the_worker_match_generate_clip(strategy):
+    """A clip generated a step at a time through the worker's public `call`
+    (what the GUI's export does), with another request generated between two
+    steps, gives exactly what generate_clip gives for the whole list."""
+    from posebooth.export.generator import WorkerSteps
+    from posebooth.frame.request import Control, GenerationRequest
     from posebooth.pipeline.clips import ClipOptions, generate_clip
-    from posebooth.pipeline.request import Control, GenerationRequest
+    from posebooth.pipeline.worker import GenerationWorker
 
     backend = make_backend("sd15")
     frames = [GenerationRequest("a dancer", (Control("depth", control_image(seed=k)),), width=24, height=32,
                                 steps=2, seed=7 + k) for k in range(3)]
     expected = generate_clip(backend, frames, ClipOptions(strategy))
-    session = ClipSession(ClipOptions(strategy))
-    runner = threading.Thread(target=session.run, args=(backend,))
-    runner.start()
-    got = [session.generate(f) for f in frames]
-    session.finish()
-    runner.join(30)
-    assert not runner.is_alive()
+    results = []
+    worker = GenerationWorker(backend=backend, on_result=results.append)
+    try:
+        steps = WorkerSteps(worker, ClipOptions(strategy))
+        got = [steps(frames[0])]
+        other = GenerationRequest("something else", (Control("depth", control_image(seed=9)),), width=24,
+                                  height=32, steps=2, seed=3)
+        worker.submit(other)                 # an interactive request between two frames of the clip
+        got += [steps(f) for f in frames[1:]]
+        steps.close()
+        assert worker.wait_idle(30)
+    finally:
+        worker.shutdown()
+    assert len(results) == 1 and results[0].request_id == other.request_id
     for a, b in zip(expected, got):
         np.testing.assert_array_equal(a.image, b.image)
         assert a.seed == b.seed == 7 and b.settings["clip_strategy"] == strategy
 
 
-def test_streamed_clip_session_stop_and_errors():
+def test_clip_steps_cancel_and_errors():
     import threading
 
-    from posebooth.export.generator import ClipSession
+    from posebooth.export.generator import WorkerSteps
+    from posebooth.frame.request import Control, GenerationRequest
     from posebooth.pipeline.clips import ClipOptions
     from posebooth.pipeline.errors import GenerationCancelled, GenerationError
-    from posebooth.pipeline.request import Control, GenerationRequest
+    from posebooth.pipeline.worker import GenerationWorker
 
-    request = GenerationRequest("x", (Control("depth", control_image()),), width=24, height=32, steps=50)
-    session = ClipSession(ClipOptions())
-    runner = threading.Thread(target=session.run, args=(make_backend("sd15"),))
-    runner.start()
-    threading.Timer(0.2, session.stop).start()
-    with pytest.raises(GenerationCancelled):
-        session.generate(request)
-    runner.join(30)
-    assert not runner.is_alive()
-    session = ClipSession(ClipOptions())
-    session.run(None)   # no model loaded: reported to the waiting export, not raised here
-    with pytest.raises(GenerationError, match="No model is loaded"):
-        session.generate(request)
+    request = GenerationRequest("x", (Control("depth", control_image()),), width=24, height=32, steps=200)
+    worker = GenerationWorker(backend=make_backend("sd15"))
+    try:
+        steps = WorkerSteps(worker, ClipOptions())
+        timer = threading.Timer(0.3, steps.cancel)
+        timer.start()
+        with pytest.raises(GenerationCancelled):
+            steps(request)
+        timer.join()
+        with pytest.raises(GenerationCancelled):   # and every later step
+            steps(request)
+    finally:
+        worker.shutdown()
+    worker = GenerationWorker()   # no model loaded: the export thread gets the error
+    try:
+        with pytest.raises(GenerationError, match="No model is loaded"):
+            WorkerSteps(worker, ClipOptions())(request)
+    finally:
+        worker.shutdown()
+
+
+def test_worker_call_runs_in_queue_order_and_reports_exceptions():
+    import threading
+
+    from posebooth.pipeline.errors import GenerationCancelled
+    from posebooth.pipeline.worker import GenerationWorker
+
+    worker = GenerationWorker(backend="B")
+    order = []
+    try:
+        first = worker.call(lambda backend, cancelled: order.append(1) or backend)
+        second = worker.call(lambda backend, cancelled: order.append(2) or 1 / 0)
+        assert first.result(10) == "B"
+        with pytest.raises(ZeroDivisionError):
+            second.result(10)
+        assert order == [1, 2]
+        blocker = threading.Event()
+        worker.call(lambda b, c: blocker.wait(10))
+        queued = worker.call(lambda b, c: "never")
+        worker.cancel(queued.job_id)
+        blocker.set()
+        with pytest.raises(GenerationCancelled):
+            queued.result(10)
+    finally:
+        worker.shutdown()
 
 
 def test_camera_at_size_keeps_the_view():
     """Previews (and sizes rounded to multiples of 8) see exactly the camera's view, explicit K too."""
-    from posebooth.export.generator import camera_at_size, generation_size
+    from posebooth.frame.sizes import camera_at_size, generation_size
     from posebooth.scene.model import CameraSpec, Intrinsics
     from posebooth.scene.tracks import camera_at
 

@@ -14,8 +14,8 @@ from PySide6.QtCore import QElapsedTimer, QTimer
 from PySide6.QtWidgets import QPushButton
 
 from fake_body import fake_body_for
-from posebooth.pipeline import tiny_models as tm
-from posebooth.scene.starter import starter_scene
+from fixtures import tiny_models as tm
+from posebooth.assets.starter import starter_scene
 
 pytestmark = [pytest.mark.gui, pytest.mark.gl]
 SIZE = 64
@@ -29,7 +29,7 @@ def tiny_folder(tmp_path_factory):
 @pytest.fixture
 def errors(monkeypatch):
     """Message boxes of explicit actions, recorded instead of shown."""
-    from posebooth.ui import generation_panel
+    from posebooth.ui.generation import panel as generation_panel
     shown = []
     monkeypatch.setattr(generation_panel, "notify_error", lambda parent, title, text: shown.append((title, text)))
     return shown
@@ -38,7 +38,7 @@ def errors(monkeypatch):
 @pytest.fixture
 def make_panel(qtbot, tiny_folder, errors, hr):
     from posebooth.ui.document import SceneDocument
-    from posebooth.ui.generation_panel import GenerationPanel
+    from posebooth.ui.generation.panel import GenerationPanel
     made = []
 
     def make(model=tiny_folder, steps=3, frames=2):
@@ -96,7 +96,7 @@ def test_generate_keeps_the_gui_responsive_and_lands_in_panel_and_history(qtbot,
 def test_export_clip_writes_rgb_and_the_exact_control_images(qtbot, make_panel, tmp_path, monkeypatch):
     from diffusers import StableDiffusionControlNetImg2ImgPipeline, StableDiffusionControlNetPipeline
 
-    from posebooth.ui import generation_export
+    from posebooth.ui.generation import export as generation_export
     handed = []
 
     def spy_on(cls, key):   # frame 0 is txt2img, frame 1 img2img from frame 0 (previous-frame)
@@ -210,7 +210,7 @@ def test_generate_without_a_loaded_model_loads_it_first(qtbot, make_panel):
 
 
 def test_cancel_an_export_then_generate_again(qtbot, make_panel, tmp_path, monkeypatch):
-    from posebooth.ui import generation_export
+    from posebooth.ui.generation import export as generation_export
     monkeypatch.setattr(generation_export, "ask_export_folder", lambda parent, title: str(tmp_path / "out"))
     panel = make_panel(steps=400)
     load(qtbot, panel)

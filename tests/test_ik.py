@@ -8,7 +8,8 @@ from posebooth.assets.ik import (IK_EFFECTORS, TWO_BONE, effector_position, is_e
                                  solve_ik, solve_ik_on_body)
 from posebooth.assets.joint_limits import violations, within_limits
 from posebooth.assets.smpl_skeleton import JOINT_INDEX as J
-from posebooth.assets.smpl_skeleton import REST_JOINTS, forward_kinematics
+from posebooth.assets.smpl_skeleton import REST_JOINTS
+from reference_chain import forward_kinematics
 from posebooth.scene.tracks import PoseState
 
 STAND = PoseState(np.zeros(3), np.zeros((23, 3)), np.array([0.0, 0.93, 0.0]))

@@ -179,9 +179,9 @@ def _case(tmp_path, name):
         trans[0, 0] = np.inf
         return _bad_npz(tmp_path, **{**g, "trans": trans}), "'trans' contains NaN or infinite"
     if name == "zero_fps":
-        return _bad_npz(tmp_path, **{**g, "mocap_framerate": np.array(0.0)}), "must be positive"
+        return _bad_npz(tmp_path, **{**g, "mocap_framerate": np.array(0.0)}), "must be between 1 and 1000"
     if name == "negative_fps":
-        return _bad_npz(tmp_path, **{**g, "mocap_framerate": np.array(-30.0)}), "must be positive"
+        return _bad_npz(tmp_path, **{**g, "mocap_framerate": np.array(-30.0)}), "must be between 1 and 1000"
     if name == "text_array":
         return _bad_npz(tmp_path, **{**g, "poses": np.full((10, 72), "x")}), "not numbers"
     raise AssertionError(name)
@@ -214,7 +214,7 @@ def test_missing_keys_message_lists_what_is_expected(tmp_path):
 def test_bad_arguments(tmp_path):
     root, body, trans = _motion(5)
     path = write_amass(tmp_path / "m.npz", "smpl", root, body, trans, 30.0)
-    with pytest.raises(MotionError, match="no person 2"):
+    with pytest.raises(MotionError, match="no person 3: people are numbered 1..2"):
         import_motion(_scene(), path, person_index=2)
     with pytest.raises(MotionError, match="max_frames"):
         import_motion(_scene(), path, max_frames=0)

@@ -8,8 +8,8 @@ from pipeline_fixtures import _one_torch_thread, backends  # noqa: F401  (pytest
 from pipeline_fixtures import KINDS, H, Spy, W, control_image, kinds_for, make_backend, make_request, to_uint8_hwc
 from posebooth.pipeline.errors import GenerationError
 from posebooth.pipeline.previews import LinearPreview, TaesdPreview
-from posebooth.pipeline.request import Control, GenerationRequest
-from posebooth.pipeline import tiny_models as tm
+from posebooth.frame.request import Control, GenerationRequest
+from fixtures import tiny_models as tm
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -7,7 +7,7 @@ from pipeline_fixtures import _one_torch_thread  # noqa: F401  (pytest fixture)
 from pipeline_fixtures import Spy, control_image, make_backend, make_request, to_uint8_hwc
 from posebooth.pipeline.clips import ClipOptions, generate_clip
 from posebooth.pipeline.cross_frame import CrossFrameAttnProcessor
-from posebooth.pipeline.request import Control, GenerationRequest
+from posebooth.frame.request import Control, GenerationRequest
 
 
 def frames(n=3, steps=3, seeds=None):

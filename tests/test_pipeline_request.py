@@ -5,7 +5,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from posebooth.pipeline.request import Control, GenerationRequest, GenerationResult
+from posebooth.frame.request import Control, GenerationRequest, GenerationResult
 
 
 def _img(w=16, h=8):

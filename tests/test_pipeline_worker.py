@@ -9,7 +9,7 @@ import pytest
 
 from pipeline_fixtures import _one_torch_thread  # noqa: F401  (pytest fixture)
 from pipeline_fixtures import H, W, make_backend, make_request
-from posebooth.pipeline import tiny_models as tm
+from fixtures import tiny_models as tm
 from posebooth.pipeline.clips import ClipOptions
 from posebooth.pipeline.loading import LoadOptions
 from posebooth.pipeline.worker import GenerationWorker

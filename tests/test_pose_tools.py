@@ -7,7 +7,8 @@ from posebooth.assets import joint_limits as jl
 from posebooth.assets.pose_tools import (LIMB_NAMES, copy_side, limb_joints, mirror_pose, place_on_ground,
                                          reset_joints, reset_pose, sole_height)
 from posebooth.assets.smpl_skeleton import JOINT_INDEX as J
-from posebooth.assets.smpl_skeleton import JOINT_NAMES, MIRROR, REST_JOINTS, forward_kinematics
+from posebooth.assets.smpl_skeleton import JOINT_NAMES, MIRROR, REST_JOINTS
+from reference_chain import forward_kinematics
 from posebooth.scene.tracks import PoseState
 
 FLIP = np.array([-1.0, 1.0, 1.0])

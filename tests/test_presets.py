@@ -7,7 +7,7 @@ from posebooth.assets.joint_limits import clamp_pose, violations
 from posebooth.assets.pose_tools import ANKLE_ABOVE_SOLE, mirror_pose, sole_height
 from posebooth.assets.presets import get_preset, list_presets, preset_info
 from posebooth.assets.smpl_skeleton import JOINT_INDEX as J
-from posebooth.assets.smpl_skeleton import forward_kinematics
+from reference_chain import forward_kinematics
 
 NAMES = list_presets()
 

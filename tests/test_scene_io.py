@@ -5,7 +5,7 @@ import pytest
 
 from posebooth.scene import Scene, SceneError, load_scene, save_scene, scene_from_json, scene_to_json
 from posebooth.scene.model import CameraKey, Person, PoseKey
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 
 
 def _busy_scene() -> Scene:

@@ -13,73 +13,13 @@ import pytest
 from posebooth.assets import registry, smpl_body
 from posebooth.assets.body import BodyModel, BodyModelError
 from posebooth.assets.smpl_body import SmplBody, expected_files
-from posebooth.assets.smpl_skeleton import COCO17_FROM_SMPL, PARENTS, REST_JOINTS, forward_kinematics
+from posebooth.assets.smpl_skeleton import COCO17_FROM_SMPL
+from fixtures.smpl_models import NUM_VERTS, write_synthetic_model  # noqa: F401 (test_smpl_pickle imports it)
+from reference_chain import forward_kinematics
 from posebooth.scene.model import BodySpec
 
 HAS_SMPLX = importlib.util.find_spec("smplx") is not None
 needs_smplx = pytest.mark.skipif(not HAS_SMPLX, reason='smplx not installed (pip install "posebooth[smpl]")')
-
-J0 = np.array([0.0014, -0.2237, 0.0283])   # where the synthetic model's rest pelvis sits
-NUM_VERTS = {"smpl": 6890, "smplh": 6890, "smplx": 10475}   # smplx's vertex ids need the real counts
-
-
-def _hand(wrist: int, hand_pos: np.ndarray, side: float):
-    """15 finger joints in MANO order (index, middle, pinky, ring, thumb; 3 each)."""
-    pos, parents = [], []
-    for spread in (0.02, 0.0, -0.04, -0.02, 0.04):   # z offset of each finger; middle sits at SMPL's hand
-        for k in range(3):
-            pos.append(hand_pos + [side * 0.03 * k, 0.0, spread])
-            parents.append(wrist if k == 0 else None)   # filled in by the caller
-    return pos, parents
-
-
-def _skeleton(kind):
-    rest = REST_JOINTS + J0
-    if kind == "smpl":
-        return rest, list(PARENTS)
-    pos, parents = list(rest[:22]), list(PARENTS[:22])
-    if kind == "smplx":
-        head = rest[15]
-        pos += [head + [0, -0.05, 0.05], head + [0.03, 0.05, 0.08], head + [-0.03, 0.05, 0.08]]
-        parents += [15, 15, 15]
-    for wrist, hand, side in ((20, rest[22], 1.0), (21, rest[23], -1.0)):
-        p, par = _hand(wrist, hand, side)
-        base = len(pos)
-        pos += p
-        parents += [par[i] if par[i] is not None else base + i - 1 for i in range(15)]
-    return np.array(pos), parents
-
-
-def write_synthetic_model(root, kind="smpl", gender="NEUTRAL", seed=0):
-    rng = np.random.default_rng(seed)
-    joints, parents = _skeleton(kind)
-    nj, nv = len(joints), NUM_VERTS[kind]
-    # Vertices: the joints themselves first (the regressor picks them), then points along bones.
-    child = rng.integers(1, nj, nv - nj)
-    par = np.array(parents)[child]
-    u = rng.random(nv - nj)[:, None]
-    pts = joints[par] + u * (joints[child] - joints[par]) + rng.normal(0, 0.02, (nv - nj, 3))
-    verts = np.concatenate([joints, pts])
-    weights = np.zeros((nv, nj))
-    weights[np.arange(nj), [max(p, 0) for p in parents]] = 1.0
-    weights[np.arange(nj, nv), par] = 1.0
-    n_shape = 20 if kind == "smplx" else 10
-    data = dict(
-        v_template=verts, f=rng.integers(0, nv, (300, 3)).astype(np.int64),
-        J_regressor=np.eye(nj, nv), weights=weights,
-        shapedirs=rng.normal(0, 0.01, (nv, 3, n_shape)), posedirs=np.zeros((nv, 3, 9 * (nj - 1)), np.float32),
-        kintree_table=np.array([[-1] + parents[1:], list(range(nj))], dtype=np.int64),
-    )
-    if kind != "smpl":
-        data.update(hands_componentsl=np.eye(45), hands_componentsr=np.eye(45),
-                    hands_meanl=np.zeros(45), hands_meanr=np.zeros(45))
-    if kind == "smplx":
-        data.update(lmk_faces_idx=np.arange(51) % 300, lmk_bary_coords=np.full((51, 3), 1 / 3))
-    stem = {"smpl": "SMPL", "smplh": "SMPLH", "smplx": "SMPLX"}[kind]
-    folder = root / kind
-    folder.mkdir(parents=True, exist_ok=True)
-    np.savez(folder / f"{stem}_{gender}.npz", **data)
-    return folder / f"{stem}_{gender}.npz"
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from posebooth.scene.io import load_scene, save_scene
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 from posebooth.scene.tracks import PoseState
 from ui_support import dialogs, make_window, ui_env  # noqa: F401 - fixtures
 

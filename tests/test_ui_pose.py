@@ -80,7 +80,7 @@ def test_global_axes_round_trip(make_window):
     target = [20.0, -30.0, 45.0]
     for s, v in zip(win.pose_panel.sliders, target):
         s.setValue(v)
-    from posebooth.ui.joint_rotation import joint_euler_deg
+    from posebooth.edits.joint_rotation import joint_euler_deg
     np.testing.assert_allclose(joint_euler_deg(doc.pose_of(0), j, "global"), target, atol=1e-6)
 
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 from ui_support import dialogs, make_window, ui_env  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]

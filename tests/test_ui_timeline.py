@@ -38,7 +38,7 @@ def test_keyframe_pair_interpolates_by_slerp(make_window):
     np.testing.assert_allclose(got.transl, (a.transl + b.transl) / 2, atol=1e-12)
     # the pose panel shows the interpolated pose
     doc.select(0, 5)
-    from posebooth.ui.joint_rotation import joint_euler_deg
+    from posebooth.edits.joint_rotation import joint_euler_deg
     np.testing.assert_allclose([s.value() for s in win.pose_panel.sliders], joint_euler_deg(got, 5), atol=0.06)
 
 

@@ -139,9 +139,9 @@ def test_status_bar_follows_frame_and_selection(make_window):
 
 
 def test_real_viewport_is_hosted(make_window, qtbot):
-    pytest.importorskip("posebooth.viewport.qt_viewport")
+    pytest.importorskip("posebooth.ui.viewport.widget")
     win = make_window(real_viewport=True)
-    from posebooth.viewport.qt_viewport import ViewportWidget
+    from posebooth.ui.viewport.widget import ViewportWidget
     assert isinstance(win.viewport, ViewportWidget)
     assert win.action_map["view_front"].isEnabled() and win.action_map["ik"].isEnabled()
     win.action_map["gizmo_space"].trigger()

@@ -5,7 +5,8 @@ import trimesh
 from scipy.spatial.transform import Rotation
 
 from posebooth.assets.smpl_skeleton import JOINT_INDEX as J
-from posebooth.assets.smpl_skeleton import REST_JOINTS, forward_kinematics
+from posebooth.assets.smpl_skeleton import REST_JOINTS
+from reference_chain import forward_kinematics
 from posebooth.scene.tracks import PoseState
 from posebooth.viewport.drags import GizmoDrag, MoveDrag, rotate_joint, world_rotations
 from posebooth.viewport.gizmo import Gizmo, RotationDrag, hit_test

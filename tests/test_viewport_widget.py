@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QApplication
 from scipy.spatial.transform import Rotation
 
 from posebooth.assets.smpl_skeleton import JOINT_INDEX as J
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 from posebooth.viewport.drags import world_rotations
-from posebooth.viewport.pass_images import PART_PALETTE, PASSES
+from posebooth.frame.pass_images import PART_PALETTE, PASSES
 from posebooth.viewport.renderer import BACKGROUND_RGB
 
 pytestmark = [pytest.mark.gl, pytest.mark.gui]
@@ -38,7 +38,7 @@ def body():
 @pytest.fixture
 def make_viewport(qtbot, body):
     from posebooth.ui.document import SceneDocument
-    from posebooth.viewport.qt_viewport import ViewportWidget
+    from posebooth.ui.viewport.widget import ViewportWidget
 
     def make(people: int = 1):
         doc = SceneDocument(starter_scene(people=people), body_for=lambda spec: body)

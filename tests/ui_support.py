@@ -13,7 +13,7 @@ import pytest
 from PySide6.QtCore import QSettings
 
 from fake_body import fake_body_for
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 
 
 @dataclass
@@ -52,7 +52,7 @@ def ui_env(tmp_path, monkeypatch, qapp):
 
 
 def placeholder_viewport(doc, parent):
-    from posebooth.ui.viewport_host import ViewportPlaceholder
+    from posebooth.ui.viewport.host import ViewportPlaceholder
     return ViewportPlaceholder(doc, "test", parent)
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from posebooth.assets.body import BodyModelError, BodyOutput
-from posebooth.assets.cache import anny_cache_dir, configure_warp
+from posebooth.assets.cache import configure_warp, prepare_anny_cache
 from posebooth.assets.retarget import JOINT_BONES, Prepared, SmplToAnny, bone_joints
 from posebooth.assets.smpl_skeleton import COCO17_FROM_SMPL, JOINT_NAMES
 
@@ -27,6 +27,33 @@ logger = logging.getLogger(__name__)
 BUILD_MESSAGE = "Building the anny body model (first run, about a minute)..."
 _COCO_HEAD = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")   # COCO 0-4
 _COCO_BODY = [COCO17_FROM_SMPL[k] for k in range(5, 17)]                    # COCO 5-16
+_CACHED_SHAPES = 64   # rest models kept (per-shape cache of AnnyBody._rest)
+
+
+def _import_anny():
+    """Import anny (and anny.paths) without importing TorchDynamo.
+
+    anny's rotation library, roma, wraps two functions in torch._dynamo.disable
+    at import, and that imports all of TorchDynamo: ~2 s, more than torch
+    itself, on every app start and render. Nothing here runs under
+    torch.compile, where that wrapper matters, so a no-op `disable` stands in
+    while anny imports; the real torch._dynamo stays importable as usual.
+    """
+    if "anny.paths" in sys.modules or "torch._dynamo" in sys.modules:
+        import anny
+        import anny.paths  # noqa: F401
+        return anny
+    import types
+    stub = types.ModuleType("torch._dynamo")
+    stub.disable = lambda fn=None, recursive=True, **kw: fn if fn is not None else (lambda f: f)
+    sys.modules["torch._dynamo"] = stub
+    try:
+        import anny
+        import anny.paths  # noqa: F401
+    finally:
+        if sys.modules.get("torch._dynamo") is stub:
+            del sys.modules["torch._dynamo"]
+    return anny
 
 
 def _build_anny(phenotypes: str):
@@ -35,12 +62,10 @@ def _build_anny(phenotypes: str):
     A cold build writes ~790 MB of intermediate data; only the compact file
     (~51 MB) is read by a warm construction, so the rest is deleted afterwards.
     """
+    cache = prepare_anny_cache()   # an unusable cache folder: one clear error, first
     configure_warp()   # before anny's warp skinning initialises warp
-    import anny
-    import anny.paths
+    anny = _import_anny()
 
-    cache = anny_cache_dir()
-    cache.mkdir(parents=True, exist_ok=True)
     anny.paths.set_anny_cache_path(cache)
     before = set(cache.rglob("*.safetensors"))
     # A warm load takes well under a second: only announce builds that take longer.
@@ -95,7 +120,7 @@ class AnnyBody:
     name = "anny"
 
     def __init__(self, phenotypes: str = "default"):
-        import anny
+        anny = _import_anny()
 
         t0 = time.perf_counter()
         model = _build_anny(phenotypes)
@@ -152,57 +177,92 @@ class AnnyBody:
         """anny's rest model and the retargeting constants for a shape batch.
 
         Uses anny internals (pinned anny==0.6.2) so that one rest model feeds both
-        the retargeting and the skinning. Each distinct shape is built once and
-        cached (the GUI poses one body many times; an export's batch holds a
-        few people's shapes over many frames), which skips the blend shapes.
+        the retargeting and the skinning. All the shapes a call has not seen
+        before go through anny in ONE batched call: one call per shape made 64
+        distinct shapes (a dataset batch) 3-5x slower than a bare anny forward,
+        by anny's per-call cost (blend shapes, Horn procrustes). A single shape
+        comes back as batch 1, broadcast over the poses. New shapes are cached
+        (the GUI poses one body many times; an export or a dataset sample poses
+        a few people over many frames) unless a call brings so many that they
+        would only churn the cache.
         """
-        if phen.shape[0] > 1:
-            uniq, inverse = torch.unique(phen, dim=0, return_inverse=True)
-            entries = [self._rest(u[None]) for u in uniq]
-            if len(entries) == 1:
-                return entries[0]   # batch 1: broadcast over the poses
-            rest = {k: torch.cat([e[0][k] for e in entries])[inverse] for k in entries[0][0]}
-            return rest, Prepared(*(torch.cat(parts)[inverse] for parts in zip(*(e[1] for e in entries))))
-        key = phen.numpy().tobytes()
+        keys = [row.tobytes() for row in phen.numpy()]
+        unique = list(dict.fromkeys(keys))
         with self._cache_lock:
-            if key in self._rest_cache:
-                return self._rest_cache[key]
-        m = self.model
-        coeffs = m._get_phenotype_blendshape_coefficients(phen, self._no_params, self._no_params)
-        rest = m.get_rest_model(coeffs)
-        entry = rest, self.retarget.prepare(rest["rest_bone_heads"], rest["rest_bone_poses"][..., :3, :3])
+            found = {k: self._rest_cache.get(k) for k in unique}
+        new = [k for k in unique if found[k] is None]
+        if new:
+            rows = phen if len(new) == len(keys) else phen[[keys.index(k) for k in new]]
+            m = self.model
+            coeffs = m._get_phenotype_blendshape_coefficients(rows, self._no_params, self._no_params)
+            rest = m.get_rest_model(coeffs)
+            built = rest, self.retarget.prepare(rest["rest_bone_heads"], rest["rest_bone_poses"][..., :3, :3])
+            cache = len(new) <= _CACHED_SHAPES // 4
+            if cache or len(new) < len(keys):
+                for i, k in enumerate(new):   # cached rows are copies: a view would keep the batch alive
+                    found[k] = built if len(new) == 1 else _row(built, i, copy=cache)
+                    if cache:
+                        self._remember(k, found[k])
+            if len(new) == len(keys):
+                return built   # no shape repeats and none was cached: already in the poses' order
+        if len(unique) == 1:
+            return found[unique[0]]
+        where = {k: i for i, k in enumerate(unique)}
+        index = torch.tensor([where[k] for k in keys])
+        entries = [found[k] for k in unique]
+        rest = {name: torch.cat([e[0][name] for e in entries])[index] for name in entries[0][0]}
+        return rest, Prepared(*(torch.cat(parts)[index] for parts in zip(*(e[1] for e in entries))))
+
+    def _remember(self, key: bytes, entry: tuple[dict, Prepared]) -> None:
         with self._cache_lock:
-            if len(self._rest_cache) >= 64:   # ~0.2 MB each
+            if len(self._rest_cache) >= _CACHED_SHAPES:   # ~0.2 MB each
                 self._rest_cache.pop(next(iter(self._rest_cache)))
             self._rest_cache[key] = entry
-        return entry
+
+    def _deltas(self, global_orient, body_pose, transl, shape) -> tuple[torch.Tensor, dict]:
+        """anny's pose input for SMPL-24 poses: (B, J, 4, 4) local-ref bone
+        deltas that pose anny straight in the Y-up world (the root's delta
+        holds the axis change and d_0 = U_0 transl); and the rest model."""
+        go = torch.as_tensor(np.asarray(global_orient, dtype=np.float32)).reshape(-1, 3)
+        B = go.shape[0]
+        bp = torch.as_tensor(np.asarray(body_pose, dtype=np.float32)).reshape(B, 23, 3)
+        tr = torch.as_tensor(np.asarray(transl, dtype=np.float32)).reshape(B, 3)
+        phen = self._shape_tensor(shape)
+        if phen.shape[0] not in (1, B):
+            raise ValueError(f"shape batch {phen.shape[0]} does not match pose batch {B}")
+        rest, prep = self._rest(phen)
+        delta = self._delta_template.expand(B, -1, -1, -1).clone()
+        self.retarget(torch.cat([go[:, None], bp], 1), prep, out=delta[..., :3, :3])
+        delta[:, 0, :3, 3] = tr if self._root_ref_is_identity else tr @ self.retarget.ref_root.T
+        return delta, rest
+
+    def pose_parameters(self, global_orient, body_pose, transl, shape=None) -> np.ndarray:
+        """anny-native pose of SMPL-24 poses: (B, J, 4, 4) for `self.model`
+        (pose_parameterization 'local-ref', bones `model.bone_labels`);
+        model(pose_parameters=..., phenotype_kwargs=shape) poses the body `forward` poses."""
+        with torch.inference_mode():
+            return self._deltas(global_orient, body_pose, transl, shape)[0].numpy()
 
     def forward(self, global_orient, body_pose, transl, shape=None) -> BodyOutput:
         """Pose a batch: global_orient (B, 3), body_pose (B, 23, 3), transl (B, 3), shape
         (B, S) | (S,) | None in `shape_names` order, values in [0, 1] (default 0.5)."""
         m = self.model
         with torch.inference_mode():
-            go = torch.as_tensor(np.asarray(global_orient, dtype=np.float32)).reshape(-1, 3)
-            B = go.shape[0]
-            bp = torch.as_tensor(np.asarray(body_pose, dtype=np.float32)).reshape(B, 23, 3)
-            tr = torch.as_tensor(np.asarray(transl, dtype=np.float32)).reshape(B, 3)
-            phen = self._shape_tensor(shape)
-            if phen.shape[0] not in (1, B):
-                raise ValueError(f"shape batch {phen.shape[0]} does not match pose batch {B}")
-            rest, prep = self._rest(phen)
-            rest_poses = rest["rest_bone_poses"]
-
-            # local-ref deltas that pose anny straight in the Y-up world: the
-            # root's delta holds the axis change and d_0 = U_0 transl.
-            delta = self._delta_template.expand(B, -1, -1, -1).clone()
-            self.retarget(torch.cat([go[:, None], bp], 1), prep, out=delta[..., :3, :3])
-            delta[:, 0, :3, 3] = tr if self._root_ref_is_identity else tr @ self.retarget.ref_root.T
-            transforms, poses = m.get_bone_transforms(delta, rest_poses)
+            delta, rest = self._deltas(global_orient, body_pose, transl, shape)
+            B = delta.shape[0]
+            transforms, poses = m.get_bone_transforms(delta, rest["rest_bone_poses"])
             vertices = m.get_skinned_vertices(rest["rest_vertices"].expand(B, -1, -1), transforms)
             joints = poses[:, self._joint_bones, :3, 3]
-            head_kp = self._coco_weights @ vertices[:, self._coco_vertices]
+            # A weighted sum, not a matmul: see retarget._skew on BLAS calls.
+            head_kp = (self._coco_weights[..., None] * vertices[:, None, self._coco_vertices]).sum(2)
             coco = torch.cat([head_kp, joints[:, _COCO_BODY]], 1)
         return BodyOutput(vertices=vertices.numpy(), joints=joints.numpy(), coco17=coco.numpy())
+
+
+def _row(entry: tuple[dict, Prepared], i: int, copy: bool) -> tuple[dict, Prepared]:
+    """Shape i of a batched rest entry, as batch 1."""
+    take = (lambda t: t[i:i + 1].clone()) if copy else (lambda t: t[i:i + 1])
+    return {k: take(v) for k, v in entry[0].items()}, Prepared(*map(take, entry[1]))
 
 
 def _signed_volume(vertices: np.ndarray, faces: np.ndarray) -> float:

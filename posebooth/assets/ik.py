@@ -22,7 +22,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from posebooth.assets.joint_limits import clamp_rotvec, within_limits
-from posebooth.assets.smpl_skeleton import JOINT_INDEX, PARENTS
+from posebooth.assets.smpl_skeleton import JOINT_INDEX, PARENTS, chain, rotation_matrices
 from posebooth.scene.tracks import PoseState
 
 _J = JOINT_INDEX
@@ -59,24 +59,6 @@ def rest_joints_of(body, shape=None) -> np.ndarray:
     return np.asarray(out.joints[0], np.float64)
 
 
-# -- a small matrix FK (the same chain as smpl_skeleton.forward_kinematics) ---
-def rotation_matrices(rotvecs) -> np.ndarray:
-    """(N, 3) rotation vectors -> (N, 3, 3) matrices."""
-    return Rotation.from_rotvec(np.asarray(rotvecs, np.float64).reshape(-1, 3)).as_matrix()
-
-
-def chain_fk(local: np.ndarray, rest: np.ndarray, transl) -> tuple[np.ndarray, np.ndarray]:
-    """(24, 3) joint positions and (24, 3, 3) world rotations from local rotation matrices."""
-    world = np.empty_like(local)
-    pos = np.empty((24, 3))
-    world[0], pos[0] = local[0], rest[0]
-    for j in range(1, 24):
-        p = PARENTS[j]
-        world[j] = world[p] @ local[j]
-        pos[j] = pos[p] + world[p] @ (rest[j] - rest[p])
-    return pos + np.asarray(transl, np.float64), world
-
-
 def _min_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Smallest rotation matrix taking direction a to direction b."""
     a = a / np.linalg.norm(a)
@@ -105,7 +87,7 @@ class _Chain:
         self.update()
 
     def update(self):
-        self.pos, self.world = chain_fk(self.local, self.rest, self.transl)
+        self.pos, self.world = chain(self.local, self.rest, self.transl)
 
     def parent_world(self, j: int) -> np.ndarray:
         return self.world[PARENTS[j]] if PARENTS[j] >= 0 else np.eye(3)
@@ -192,7 +174,7 @@ def solve_ik(pose: PoseState, effector: int, target, rest_joints: np.ndarray,
 
 def joint_positions(pose: PoseState, rest_joints: np.ndarray) -> np.ndarray:
     """(24, 3) world joints of `pose` on the rest skeleton (SMPL's chain)."""
-    return chain_fk(rotation_matrices(pose.rotvecs()), np.asarray(rest_joints, np.float64), pose.transl)[0]
+    return chain(rotation_matrices(pose.rotvecs()), np.asarray(rest_joints, np.float64), pose.transl)[0]
 
 
 def effector_position(pose: PoseState, effector: int, rest_joints: np.ndarray) -> np.ndarray:

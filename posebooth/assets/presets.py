@@ -9,18 +9,21 @@ height), "knees", "back" (lying) or "air" (soles 0.3 m up).
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Annotated, Literal
 
 import numpy as np
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from posebooth.assets.smpl_skeleton import JOINT_INDEX
+from posebooth.assets.smpl_skeleton import JOINT_INDEX, JOINT_NAMES
+from posebooth.files.json_model import JsonFileError, got, load_model
 from posebooth.scene.tracks import PoseState
 
 PRESETS_FORMAT = "posebooth-pose-presets"
 CONTACTS = ("feet", "seat", "knees", "back", "air")
+PRESETS_FILE = "pose_presets.json"
 
 
 class UnknownPresetError(KeyError):
@@ -28,6 +31,10 @@ class UnknownPresetError(KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0])
+
+
+class PresetFileError(JsonFileError):
+    """A pose preset file that cannot be used; the message is one line naming the file and key."""
 
 
 @dataclass(frozen=True)
@@ -38,36 +45,59 @@ class PresetInfo:
     description: str
 
 
-def _parse(entry: dict) -> tuple[PresetInfo, PoseState]:
-    name = entry["name"]
-    if entry["contact"] not in CONTACTS:
-        raise ValueError(f"preset {name!r}: unknown contact {entry['contact']!r}")
+def _finite(v: float) -> float:
+    if not np.isfinite(v):
+        raise ValueError("must be a finite number")
+    return v
+
+
+Vec3 = Annotated[list[Annotated[float, AfterValidator(_finite)]], Field(min_length=3, max_length=3)]
+BodyJoint = Literal[JOINT_NAMES[1:]]   # the root is global_orient, never a body_pose entry
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class PoseEntry(_Strict):
+    name: str = Field(min_length=1, max_length=100)
+    label: str = Field(min_length=1, max_length=100)
+    contact: Literal[CONTACTS]
+    description: str = Field(max_length=1000)
+    global_orient: Vec3
+    body_pose: dict[BodyJoint, Vec3]  # joint name -> rotation vector; joints left out are at rest
+    transl: Vec3
+
+
+class PosePresetsFile(_Strict):
+    format: Literal["posebooth-pose-presets"]
+    version: Literal[1]
+    presets: list[PoseEntry] = Field(min_length=1, max_length=1000)
+
+
+def _pose(entry: PoseEntry) -> PoseState:
     body = np.zeros((23, 3))
-    for joint, rotvec in entry["body_pose"].items():
-        j = JOINT_INDEX.get(joint, 0)
-        if j == 0:  # the root is global_orient, never a body_pose entry
-            raise ValueError(f"preset {name!r}: {joint!r} is not an SMPL body joint")
-        body[j - 1] = rotvec
-    pose = PoseState(np.asarray(entry["global_orient"], dtype=np.float64), body,
-                     np.asarray(entry["transl"], dtype=np.float64))
-    if pose.global_orient.shape != (3,) or pose.transl.shape != (3,) or not np.isfinite(pose.rotvecs()).all():
-        raise ValueError(f"preset {name!r}: malformed numbers")
-    return PresetInfo(name, entry["label"], entry["contact"], entry["description"]), pose
+    for joint, rotvec in entry.body_pose.items():
+        body[JOINT_INDEX[joint] - 1] = rotvec
+    return PoseState(np.asarray(entry.global_orient, dtype=np.float64), body,
+                     np.asarray(entry.transl, dtype=np.float64))
+
+
+def parse_presets(text: str | bytes, origin: str) -> dict[str, tuple[PresetInfo, PoseState]]:
+    """A pose preset library; every fault is one line naming `origin` and the key path."""
+    data = load_model(PosePresetsFile, text, origin, PresetFileError)
+    lib = {}
+    for i, entry in enumerate(data.presets):
+        if entry.name in lib:
+            raise PresetFileError(f"{origin}: presets[{i}].name: appears twice (got {got(entry.name)})")
+        lib[entry.name] = (PresetInfo(entry.name, entry.label, entry.contact, entry.description), _pose(entry))
+    return lib
 
 
 @lru_cache(maxsize=1)
 def _library() -> dict[str, tuple[PresetInfo, PoseState]]:
-    text = resources.files("posebooth").joinpath("resources/pose_presets.json").read_text(encoding="utf-8")
-    data = json.loads(text)
-    if data.get("format") != PRESETS_FORMAT or data.get("version") != 1:
-        raise ValueError("pose_presets.json: not a version 1 PoseBooth preset library")
-    lib = {}
-    for entry in data["presets"]:
-        info, pose = _parse(entry)
-        if info.name in lib:
-            raise ValueError(f"pose_presets.json: preset {info.name!r} appears twice")
-        lib[info.name] = (info, pose)
-    return lib
+    resource = resources.files("posebooth").joinpath("resources", PRESETS_FILE)
+    return parse_presets(resource.read_bytes(), str(resource))
 
 
 def list_presets() -> list[str]:

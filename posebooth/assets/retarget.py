@@ -35,7 +35,7 @@ from posebooth.assets.smpl_skeleton import JOINT_INDEX, MIRROR, PARENTS, REST_JO
 
 # Y-up world -> anny axes: anny = (x, -z, y); world = (x, z, -y).
 _TO_ANNY = np.array([[1.0, 0, 0], [0, 0, -1], [0, 1, 0]])
-_TO_ANNY_T = torch.tensor(_TO_ANNY.T, dtype=torch.float32)
+_TO_ANNY_ORDER, _TO_ANNY_SIGN = [0, 2, 1], torch.tensor([1.0, -1.0, 1.0])
 _FRONT = np.array([0.0, -1.0, 0.0])      # the body's front in anny axes
 _LEFT = np.array([1.0, 0.0, 0.0])
 # The generic SMPL skeleton, made left-right symmetric: its small asymmetries
@@ -105,7 +105,7 @@ def world_to_anny(aa: torch.Tensor) -> torch.Tensor:
 
     For axis-angles this is the conjugation R -> M^T R M by the (proper) axis change M.
     """
-    return aa @ _TO_ANNY_T.to(aa.dtype)
+    return aa[..., _TO_ANNY_ORDER] * _TO_ANNY_SIGN.to(aa.dtype)
 
 
 def _side(label: str) -> str | None:
@@ -262,7 +262,9 @@ class SmplToAnny:
         self.tw_child = torch.tensor([slot[children[t[0]][0]] for t in tw])
         self.tw_src = torch.tensor([slot[t[1]] for t in tw])
         self.tw_seg = torch.tensor([t[2] for t in tw])
-        self.tw_frac = torch.tensor([t[3] for t in tw], dtype=f32)
+        if any(abs(t[3]) != 0.5 for t in tw):
+            raise ValueError("twist shares must be +-1/2 (__call__ takes the half angle's sine and cosine)")
+        self.tw_sign = torch.tensor([2 * t[3] for t in tw], dtype=f32)
         self.eye = torch.eye(3)
 
     def reference_vectors(self, rest_heads: torch.Tensor, rest_rot: torch.Tensor) -> torch.Tensor:
@@ -274,7 +276,7 @@ class SmplToAnny:
         h = rest_heads[:, self.used] - rest_heads[:, self.used_parent]
         A = self.used_parent_ref @ rest_rot[:, self.used_parent].transpose(-1, -2)
         A = torch.where(self.used_parent_is_root, self.eye, A)
-        return self.path @ (A @ h[..., None])[..., 0]
+        return (self.path[..., None] * (A @ h[..., None])[:, None, ..., 0]).sum(-2)   # path @ offsets
 
     def segment_rotations(self, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """C for each segment, (B, S, 3, 3): reference -> SMPL T-pose, world-aligned
@@ -311,12 +313,20 @@ class SmplToAnny:
         D = prep.left @ R @ prep.right
         # Twist shares: split the source's local rotation X into swing and twist
         # about axis a; the twist angle is 2 atan2(v.a, w) for X's quaternion
-        # (v, w), i.e. 2 atan2(<X, [a]x>, 1 + tr X) straight from the matrix.
+        # (v, w), i.e. 2 atan2(s, c) with s = <X, [a]x>, c = 1 + tr X, straight
+        # from the matrix. The share is half of it, phi = +-atan2(s, c), so its
+        # sine and cosine are +-s/r and c/r (r = |(s, c)|; phi = 0 at r = 0):
+        # no atan2, whose CPU kernel rounds differently in its vector and scalar
+        # loops, so a pose's output changed at the last bit with the batch size.
         X = D[:, self.tw_src]
-        angle = 2 * torch.atan2((X * prep.twist_k).sum((-1, -2)),
-                                X.diagonal(dim1=-2, dim2=-1).sum(-1) + 1)
-        phi = (self.tw_frac * angle)[..., None, None]
-        T = self.eye + phi.sin() * prep.twist_k + (1 - phi.cos()) * prep.twist_k2
+        s = (X * prep.twist_k).sum((-1, -2))
+        c = X.diagonal(dim1=-2, dim2=-1).sum(-1) + 1
+        r = (s * s + c * c).sqrt()
+        none = r == 0
+        r = torch.where(none, 1.0, r)
+        sin = (self.tw_sign * s / r)[..., None, None]
+        one_minus_cos = (1 - torch.where(none, 1.0, c / r))[..., None, None]
+        T = self.eye + sin * prep.twist_k + one_minus_cos * prep.twist_k2
         D[:, self.tw_bone] = D[:, self.tw_bone] @ T
         D[:, self.tw_child] = T.transpose(-1, -2) @ D[:, self.tw_child]
         D[:, 0] = self.root_left @ D[:, 0]      # the root is active bone 0
@@ -332,13 +342,17 @@ def _frame(primary: torch.Tensor, secondary: torch.Tensor) -> torch.Tensor:
     return torch.stack([x, y, torch.linalg.cross(x, y)], -1)
 
 
-# [v]x as one matmul: v @ _SKEW, the 9 entries row by row.
-_SKEW = torch.zeros(3, 9)
-_SKEW[2, 1], _SKEW[1, 2], _SKEW[2, 3], _SKEW[0, 5], _SKEW[1, 6], _SKEW[0, 7] = -1, 1, 1, -1, -1, 1
+# [v]x picked from (0, x, y, z, -x, -y, -z), row by row: a few cheap ops at
+# batch 1, and no BLAS call (see _skew).
+_SKEW_INDEX = [0, 6, 2, 3, 0, 4, 5, 1, 0]
 
 
 def _skew(v: torch.Tensor) -> torch.Tensor:
-    return (v @ _SKEW.to(v.dtype)).unflatten(-1, (3, 3))
+    # Small products here stay off BLAS (matmul of non-3x3 shapes): MKL threads
+    # even tiny ones, and on a busy machine each threaded call can wait a whole
+    # scheduler slice for its second thread, which made the retargeting cost
+    # more than the body it poses.
+    return torch.cat((torch.zeros_like(v[..., :1]), v, -v), -1)[..., _SKEW_INDEX].unflatten(-1, (3, 3))
 
 
 def rotvec_to_rotmat(v: torch.Tensor) -> torch.Tensor:

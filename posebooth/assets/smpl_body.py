@@ -24,11 +24,13 @@ import contextlib
 import importlib.util
 import io
 import os
+import threading
 from pathlib import Path
 
 import numpy as np
 
 from posebooth.assets.body import BodyModelError, BodyOutput
+from posebooth.assets.smpl_files import read_model_file
 from posebooth.assets.smpl_skeleton import COCO17_FROM_SMPL
 
 KINDS = ("smpl", "smplh", "smplx")
@@ -87,6 +89,29 @@ def _missing_message(kind: str, gender: str, root: Path | None) -> str:
             f"at <folder>/{expected_files(kind, gender)[0]}. PoseBooth never downloads or ships these files.")
 
 
+_smplx_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _smplx_given(data: dict):
+    """While smplx.SMPLX is built, its `pickle.load` returns `data` (already read by
+    smpl_files) instead of unpickling the file: SMPLX has no data_struct argument."""
+    import smplx.body_models as body_models
+
+    class _Given:
+        @staticmethod
+        def load(file, **kwargs):
+            return dict(data)
+
+    with _smplx_lock:
+        saved = body_models.pickle
+        body_models.pickle = _Given
+        try:
+            yield
+        finally:
+            body_models.pickle = saved
+
+
 class SmplBody:
     """A BodyModel backed by smplx's SMPL / SMPLH / SMPLX classes."""
 
@@ -136,27 +161,32 @@ class SmplBody:
         self._face_ids = [ids[k] for k in ("nose", "leye", "reye", "lear", "rear")]
 
     def _load(self, smplx, torch, path: Path, num_betas: int):
-        ext = path.suffix[1:]
+        # smplx would unpickle the file itself (pickle.load, np.load(allow_pickle=True)), which
+        # runs any code a file names: PoseBooth reads it (smpl_files) and hands smplx the arrays.
+        data = read_model_file(path, self.kind.upper())
         kw = dict(gender=self.gender, num_betas=num_betas, batch_size=1, dtype=torch.float32)
         try:
             with contextlib.redirect_stdout(io.StringIO()):  # smplx prints shape-space warnings
                 if self.kind == "smpl":
-                    data = None
-                    if ext == "npz":  # smplx's SMPL class only reads .pkl itself. Pickles allowed as
-                        # smplx allows them for SMPL-H/X: the user's own model file, never a download.
-                        with np.load(path, allow_pickle=True) as npz:
-                            data = smplx.utils.Struct(**{k: npz[k] for k in npz.files})
-                    return smplx.SMPL(model_path=str(path), data_struct=data, **kw)
-                cls = smplx.SMPLH if self.kind == "smplh" else smplx.SMPLX
-                return cls(model_path=str(path), ext=ext, use_pca=False, flat_hand_mean=True, **kw)
-        except ModuleNotFoundError as e:
-            if "chumpy" in str(e):
-                raise BodyModelError(f"{path}: this file stores chumpy objects (the original SMPL release). "
-                                     "Remove them with smplx's tools/clean_ch.py, or use the .npz version.") from None
-            raise BodyModelError(f"{path}: cannot load ({e})") from None
-        except Exception as e:  # a damaged or foreign file: say which and why
+                    return smplx.SMPL(model_path=str(path), data_struct=smplx.utils.Struct(**data), **kw)
+                if self.kind == "smplh":
+                    return smplx.SMPLH(model_path=str(path), data_struct=smplx.utils.Struct(**data),
+                                       use_pca=False, flat_hand_mean=True, **kw)
+                with _smplx_given(data):  # SMPLX takes no data_struct: it "unpickles" the arrays read
+                    return smplx.SMPLX(model_path=str(path), ext="pkl", use_pca=False, flat_hand_mean=True, **kw)
+        except Exception as e:  # a damaged or foreign file: say which and why, on one line
             raise BodyModelError(f"{path}: not a usable {self.kind.upper()} model file "
-                                 f"({type(e).__name__}: {e})") from None
+                                 f"({type(e).__name__}: {' '.join(str(e).split())[:300]})") from None
+
+    @property
+    def torch_model(self):
+        """smplx's module (CPU, float32): the buffers dataset.fit_smpl poses with gradients."""
+        return self._model
+
+    @property
+    def smpl24(self) -> list[int]:
+        """The model's joints that stand in for SMPL's 24 (see _SMPL24)."""
+        return list(_SMPL24[self.kind])
 
     def _part_labels(self) -> np.ndarray:
         """SMPL part of each vertex: argmax skinning weight, extra joints mapped to an SMPL part."""

@@ -83,29 +83,42 @@ COCO17_FROM_SMPL = {
 }
 
 
-def forward_kinematics(global_orient: np.ndarray, body_pose: np.ndarray, transl: np.ndarray,
-                       rest_joints: np.ndarray = REST_JOINTS) -> tuple[np.ndarray, np.ndarray]:
-    """SMPL's kinematic chain on a rest skeleton.
-
-    global_orient (..., 3), body_pose (..., 23, 3) axis-angle; transl (..., 3).
-    Returns joint positions (..., 24, 3) and world rotations (..., 24, 3, 3).
-    Like SMPL, the root rotation turns the body about the pelvis joint.
-    """
+def rotation_matrices(rotvecs) -> np.ndarray:
+    """(..., 3) axis-angle -> (..., 3, 3) rotation matrices."""
     from scipy.spatial.transform import Rotation
 
-    go = np.asarray(global_orient, dtype=np.float64)
-    bp = np.asarray(body_pose, dtype=np.float64).reshape(*go.shape[:-1], 23, 3)
-    aa = np.concatenate([go[..., None, :], bp], axis=-2)
-    batch = aa.shape[:-2]
-    local = Rotation.from_rotvec(aa.reshape(-1, 3)).as_matrix().reshape(*batch, 24, 3, 3)
+    rv = np.asarray(rotvecs, dtype=np.float64)
+    return Rotation.from_rotvec(rv.reshape(-1, 3)).as_matrix().reshape(*rv.shape[:-1], 3, 3)
+
+
+def chain(local: np.ndarray, rest_joints: np.ndarray = REST_JOINTS, transl=(0.0, 0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:
+    """SMPL's kinematic chain, the one implementation: local rotation
+    matrices (..., 24, 3, 3) on a rest skeleton (24, 3), plus transl (..., 3).
+    Returns joint positions (..., 24, 3) and world rotations (..., 24, 3, 3).
+    Like SMPL, the root rotation turns the body about the pelvis joint."""
+    local = np.asarray(local, dtype=np.float64)
+    rest = np.asarray(rest_joints, dtype=np.float64)
     world_rot = np.empty_like(local)
-    joints = np.empty((*batch, 24, 3))
-    joints[..., 0, :] = rest_joints[0]
+    joints = np.empty((*local.shape[:-3], 24, 3))
+    joints[..., 0, :] = rest[0]
     world_rot[..., 0, :, :] = local[..., 0, :, :]
     for j in range(1, 24):
         p = PARENTS[j]
         world_rot[..., j, :, :] = world_rot[..., p, :, :] @ local[..., j, :, :]
-        offset = rest_joints[j] - rest_joints[p]
-        joints[..., j, :] = joints[..., p, :] + np.einsum("...ij,j->...i", world_rot[..., p, :, :], offset)
-    joints = joints + np.asarray(transl, dtype=np.float64)[..., None, :]
-    return joints, world_rot
+        joints[..., j, :] = joints[..., p, :] + np.einsum("...ij,j->...i", world_rot[..., p, :, :], rest[j] - rest[p])
+    return joints + np.asarray(transl, dtype=np.float64)[..., None, :], world_rot
+
+
+def world_rotations(rotvecs) -> np.ndarray:
+    """(..., 24, 3) local axis-angle -> (..., 24, 3, 3) world rotations."""
+    return chain(rotation_matrices(rotvecs))[1]
+
+
+def forward_kinematics(global_orient: np.ndarray, body_pose: np.ndarray, transl: np.ndarray,
+                       rest_joints: np.ndarray = REST_JOINTS) -> tuple[np.ndarray, np.ndarray]:
+    """global_orient (..., 3), body_pose (..., 23, 3) axis-angle; transl (..., 3).
+    Returns joint positions (..., 24, 3) and world rotations (..., 24, 3, 3)."""
+    go = np.asarray(global_orient, dtype=np.float64)
+    bp = np.asarray(body_pose, dtype=np.float64).reshape(*go.shape[:-1], 23, 3)
+    aa = np.concatenate([go[..., None, :], bp], axis=-2)
+    return chain(rotation_matrices(aa), rest_joints, transl)

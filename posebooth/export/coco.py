@@ -9,25 +9,29 @@ from posebooth.assets.smpl_skeleton import COCO17_NAMES, COCO17_SKELETON
 
 def coco_dataset(frames: list[int], image_folder: str, size: tuple[int, int], coco17: np.ndarray,
                  bbox: np.ndarray, mask_area: np.ndarray, mask_rle: np.ndarray | None = None,
-                 description: str = "") -> dict:
+                 description: str = "", images: list[tuple[int, str]] | None = None) -> dict:
     """frames: F frame indices; coco17 (F, P, 17, 3) with v in {0, 1, 2};
     bbox (F, P, 4) x, y, w, h of the visible mask; mask_area (F, P) pixels.
     One image per frame (id = frame index + 1: COCO ids start at 1), one
     annotation per person with a visible mask or a labelled keypoint.
     Keypoints with v = 0 are written as (0, 0, 0), as COCO requires.
     mask_rle (F, P) str: compressed COCO RLE counts of each visible mask
-    (`mask_rle_counts`), written as the annotation's `segmentation`."""
+    (`mask_rle_counts`), written as the annotation's `segmentation`.
+    images: (image id, file name) per row instead of the frame-named ones
+    (the dataset engine's shards)."""
     W, H = size
-    images, anns = [], []
+    anns = []
     vis = np.asarray(coco17[..., 2]).astype(np.int64)
     # Pixel coordinates to 3 decimals. For float32 values x * 1000 is exact
     # in float64, so this rounds exactly as Python's round(x, 3) does.
     xy = np.round(np.asarray(coco17[..., :2], np.float32).astype(np.float64), 3)
     xy[vis == 0] = 0.0
+    named = images
+    images = []
     for f, frame in enumerate(frames):
-        image_id = int(frame) + 1
-        images.append({"id": image_id, "file_name": f"{image_folder}/{int(frame):06d}.png",
-                       "width": int(W), "height": int(H), "frame_index": int(frame)})
+        image_id, name = named[f] if named is not None else (int(frame) + 1, f"{image_folder}/{int(frame):06d}.png")
+        images.append({"id": int(image_id), "file_name": name, "width": int(W), "height": int(H),
+                       "frame_index": int(frame)})
         for p in range(coco17.shape[1]):
             v = vis[f, p]
             n_kp = int(np.count_nonzero(v))

@@ -1,10 +1,11 @@
 """Export a scene: pose, render, annotate and write every frame (no Qt).
 
-`export_scene` is what `posebooth render` and the GUI's export call. The
-generation seam: pass a `FrameGenerator`; it receives each frame's passes,
-annotations and conditioning images and returns the generated image, its
-seed and the exact conditioning images it used. Without one, no model runs
-(seed -1, dataset.json `generator` null).
+`export_scene` is what `posebooth render` and the GUI's export call; each
+frame goes through the one frame pipeline (frame.render). The generation
+seam: pass a `FrameGenerator`; it receives each RenderedFrame (passes,
+annotations and conditioning images on demand) and returns the generated
+image, its seed and the exact conditioning images it used. Without one, no
+model runs (seed -1, dataset.json `generator` null).
 """
 from __future__ import annotations
 
@@ -14,60 +15,27 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from posebooth.export.annotations import FrameAnnotations, annotate_frame
-from posebooth.export.controls import control_images
 from posebooth.export.writer import DatasetWriter
+from posebooth.frame.controls import scene_control_kinds
+from posebooth.frame.render import RenderedFrame, render_frame
+from posebooth.frame.sizes import with_size
 
 POSE_CHUNK = 16  # frames posed per batched body call
 DEFAULT_PASSES = ("render", "depth", "normal", "parts", "mask", "control", "overlay")
 
 
 @dataclass(frozen=True)
-class FrameInputs:
-    """What a generator gets for one frame (all from the same render)."""
-
-    frame: int
-    camera: object                       # posebooth.scene.camera.Camera
-    passes: object                       # RenderPasses
-    annotations: FrameAnnotations
-    controls: dict[str, np.ndarray]      # kind -> (H, W, 3) uint8, model conventions
-
-
-@dataclass(frozen=True)
 class GeneratedFrame:
     rgb: np.ndarray                      # (H, W, 3) uint8
     seed: int
-    controls: dict[str, np.ndarray] | None = None  # as handed to the model; None = inputs.controls
+    controls: dict[str, np.ndarray] | None = None  # as handed to the model; None = the frame's own
 
 
 class FrameGenerator(Protocol):
     settings: dict                       # dataset.json "generator": model, scheduler, steps, ...
     control_kinds: tuple[str, ...]       # conditioning images it wants
 
-    def __call__(self, inputs: FrameInputs) -> GeneratedFrame: ...
-
-
-def scene_control_kinds(scene) -> tuple[str, ...]:
-    kinds = tuple(dict.fromkeys(c.kind for c in scene.generation.controls))
-    return kinds or ("depth",)
-
-
-def with_size(scene, size: tuple[int, int] | None):
-    """A copy of the scene rendered at size (W, H). A lens camera keeps its
-    focal length in mm (the sensor spans the width, so the horizontal field of
-    view is kept); explicit intrinsics are scaled per axis, which keeps the
-    same view exactly (FORMAT.md's continuous pixel rectangle)."""
-    if size is None:
-        return scene
-    scene = scene.model_copy(deep=True)
-    cam = scene.camera
-    W, H = int(size[0]), int(size[1])
-    if cam.intrinsics is not None:
-        sx, sy = W / cam.width, H / cam.height
-        i = cam.intrinsics
-        cam.intrinsics = type(i)(fx=i.fx * sx, fy=i.fy * sy, cx=i.cx * sx, cy=i.cy * sy)
-    cam.width, cam.height = W, H
-    return scene
+    def __call__(self, rendered: RenderedFrame) -> GeneratedFrame: ...
 
 
 def export_scene(scene, out_dir, *, frames=None, passes=DEFAULT_PASSES, size=None, video=False,
@@ -92,7 +60,7 @@ def export_scene(scene, out_dir, *, frames=None, passes=DEFAULT_PASSES, size=Non
     scene = with_size(scene, size)
     frames = list(scene.timeline.frames if frames is None else frames)
     bodies = [body_for(p.body) for p in scene.people]
-    kinds = tuple(generator.control_kinds) if generator is not None else scene_control_kinds(scene)
+    kinds = tuple(generator.control_kinds) if generator is not None else scene_control_kinds(scene.generation)
     body_models = [{"name": b.name, "version": b.version} for b in bodies]
     writer = DatasetWriter(out_dir, scene, frames, passes, video=video, workers=workers,
                            body_models=body_models, control_kinds=kinds,
@@ -126,7 +94,7 @@ def export_scene(scene, out_dir, *, frames=None, passes=DEFAULT_PASSES, size=Non
             claims = shared.claims if shared is not None else LocalClaims(len(chunks))
             poll = (lambda: helpers_wrote(shared.written())) if shared is not None else None
             export_chunks(scene, chunks, claims, writer, renderer, body_for, generator=generator,
-                          kinds=kinds, on_frame=done, poll=poll)
+                          on_frame=done, poll=poll)
             if shared is not None:
                 shared.wait(helpers_wrote)
         return writer.finish()
@@ -155,7 +123,7 @@ class LocalClaims:
 
 
 def export_chunks(scene, chunks, claims, writer: DatasetWriter, renderer, body_for, *,
-                  generator: FrameGenerator | None = None, kinds=("depth",),
+                  generator: FrameGenerator | None = None,
                   on_frame: Callable[[int], None] | None = None,
                   poll: Callable[[], None] | None = None) -> None:
     """Pose, render and submit to `writer` every chunk (a list of frames)
@@ -163,7 +131,6 @@ def export_chunks(scene, chunks, claims, writer: DatasetWriter, renderer, body_f
     (the calling process reads its helpers' progress there)."""
     from posebooth.assets.posing import pose_people_frames
     from posebooth.scene.tracks import camera_at
-    from posebooth.viewport.renderer import RenderMesh
 
     need = writer.renderer_passes()
     with ThreadPoolExecutor(1, thread_name_prefix="posebooth-pose") as pose_pool:
@@ -181,19 +148,12 @@ def export_chunks(scene, chunks, claims, writer: DatasetWriter, renderer, body_f
             for f, people in zip(chunk, posed):
                 if claims.cancelled():
                     return
-                cam = camera_at(scene.camera, f)
-                meshes = [RenderMesh(p.vertices, p.faces, p.part_labels, p.index + 1, p.color)
-                          for p in people]
-                rp = renderer.render(meshes, cam, need)
+                rendered = render_frame(renderer, people, camera_at(scene.camera, f), f, passes=need)
                 if generator is None:
-                    writer.submit(f, rp, people, cam)
+                    writer.submit(rendered)
                 else:
-                    ann = annotate_frame(people, cam, rp.depth, rp.instance, f)
-                    ctrl = control_images(kinds, rp, ann)
-                    res = generator(FrameInputs(f, cam, rp, ann, ctrl))
-                    writer.submit(f, rp, people, cam, ann, rgb=res.rgb,
-                                  controls=res.controls if res.controls is not None else ctrl,
-                                  seed=res.seed)
+                    res = generator(rendered)
+                    writer.submit(rendered, rgb=res.rgb, controls=res.controls, seed=res.seed)
                 if on_frame is not None:
                     on_frame(f)
                 if poll is not None:

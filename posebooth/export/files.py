@@ -3,21 +3,21 @@
 * Nothing is written outside OUT: relative names only, no `..`, no absolute
   paths, and every folder is resolved (symlinks followed) and must still lie
   inside the resolved OUT.
-* Every file is written to a temporary name in its own folder and renamed
-  into place (os.replace is atomic within a file system), so a killed process
-  never leaves a truncated file under a final name; only `.*.tmp` litter,
-  which `clean_temp_files` removes on the next run.
-* A full disk (or quota) becomes an ExportError naming the file, with the
-  temporary file removed.
+* Every file is written by posebooth.files.atomic: to a temporary name in
+  its own folder, renamed into place (atomic within a file system), with the
+  mode the umask gives; so a killed process never leaves a truncated file
+  under a final name, only `.*.tmp` litter, which `clean_temp_files` removes
+  on the next run.
+* A full disk, a quota, a file size limit, a read-only folder: one
+  ExportError line naming the file and OUT, with the temporary file removed.
 """
 from __future__ import annotations
 
 import errno
 import os
-import tempfile
 from pathlib import Path, PurePosixPath
 
-TEMP_SUFFIX = ".tmp"
+from posebooth.files.atomic import TEMP_SUFFIX, atomic_write_bytes, replace_into, temp_file_beside
 
 
 class ExportError(RuntimeError):
@@ -35,11 +35,11 @@ class SafeOut:
             try:
                 root.mkdir(parents=True, exist_ok=True)
             except FileExistsError:
-                raise ExportError(f"{root}: exists and is not a folder") from None
+                raise ExportError(f"{root}: exists and is not a folder; the output must be a folder") from None
             except OSError as e:
-                raise ExportError(f"{root}: cannot create the output folder ({e.strerror or e})") from None
+                raise ExportError(f"{root}: cannot create the output folder: {_reason(e)}") from None
         if not root.is_dir():
-            raise ExportError(f"{root}: not a folder")
+            raise ExportError(f"{root}: not a folder; the output must be a folder")
         self.root = Path(os.path.realpath(root))
         self._made: set[str] = set()
         self._folders: dict[tuple[str, ...], Path] = {}   # checked folders, by relative parts
@@ -75,7 +75,7 @@ class SafeOut:
         try:
             probe.parent.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise _as_export_error(e, rel) from None
+            raise _as_export_error(e, rel, self.root) from None
         # Created by us now: re-check that no component was a link outside.
         self.path(f"{rel}/x")
         self._made.add(rel)
@@ -88,25 +88,9 @@ class SafeOut:
         if not target.parent.is_dir():
             self.ensure_folder(str(PurePosixPath(str(rel).replace("\\", "/")).parent))
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=target.parent)
+            return atomic_write_bytes(target, data, fsync=fsync)
         except OSError as e:
-            raise _as_export_error(e, rel) from None
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                if fsync:
-                    f.flush()
-                    os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException as e:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            if isinstance(e, OSError):
-                raise _as_export_error(e, rel) from None
-            raise
-        return target
+            raise _as_export_error(e, rel, self.root) from None
 
     def temp_path_for(self, rel: str) -> Path:
         """A fresh temporary path beside OUT/rel with the same extension (for
@@ -114,21 +98,17 @@ class SafeOut:
         into place with `commit`."""
         target = self.path(rel)
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f"{TEMP_SUFFIX}{target.suffix}",
-                                       dir=target.parent)
+            fd, tmp = temp_file_beside(target, suffix=f"{TEMP_SUFFIX}{target.suffix}")
         except OSError as e:
-            raise _as_export_error(e, rel) from None
+            raise _as_export_error(e, rel, self.root) from None
         os.close(fd)
-        return Path(tmp)
+        return tmp
 
     def commit(self, tmp: Path, rel: str) -> Path:
-        target = self.path(rel)
         try:
-            os.replace(tmp, target)
+            return replace_into(tmp, self.path(rel))
         except OSError as e:
-            Path(tmp).unlink(missing_ok=True)
-            raise _as_export_error(e, rel) from None
-        return target
+            raise _as_export_error(e, rel, self.root) from None
 
     def exists(self, rel: str) -> bool:
         return self.path(rel).is_file()
@@ -148,10 +128,23 @@ class SafeOut:
         return n
 
 
-def _as_export_error(e: OSError, rel: str) -> ExportError:
+def _reason(e: OSError) -> str:
+    if e.errno == errno.ENOTDIR:
+        return "a part of that path is a file, not a folder"
+    if e.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied (choose a folder you can write to)"
+    if e.errno == errno.EROFS:
+        return "the file system is read-only (choose a folder you can write to)"
+    return str(e.strerror or e)
+
+
+def _as_export_error(e: OSError, rel: str, root: Path | None = None) -> ExportError:
+    where = rel if root is None else f"{rel} in {root}"
     if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return ExportError(f"the disk is full while writing {rel}; nothing partial was left under "
+        return ExportError(f"the disk is full while writing {where}; nothing partial was left under "
                            f"that name. Free some space and run the same command again to resume.")
-    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return ExportError(f"cannot write {rel}: {e.strerror}")
-    return ExportError(f"cannot write {rel}: {e.strerror or e}")
+    if e.errno == errno.EFBIG:
+        return ExportError(f"{where} would be larger than this process may write (the file size limit, "
+                           f"`ulimit -f`, or the file system's); nothing partial was left under that name. "
+                           f"Raise the limit and run the same command again to resume.")
+    return ExportError(f"cannot write {where}: {_reason(e)}")

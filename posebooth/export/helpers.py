@@ -12,6 +12,9 @@ which the calling process assembles annotations.npz / coco.json /
 dataset.json. Chunks are claimed atomically, so no frame is written twice;
 a killed helper loses at most its frames in flight.
 
+A helper ends the moment the process that started it dies, whatever it is
+doing (export.process.exit_with_parent): killed, that process never stops it.
+
 Helpers start cold (importing torch and building the body takes seconds),
 so an `ExportHelpers` is made once and kept: `posebooth render` makes it
 at launch, the benchmark before it measures. A chunk is only claimed by a
@@ -27,6 +30,8 @@ import signal
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+
+from posebooth.export.process import exit_with_parent
 
 # Shared slots: [running job id, next chunk index, helpers working on it].
 # Events from helpers: ("warm", id, None), ("rows", job id, (frame, sidecar
@@ -304,6 +309,7 @@ def _helper_main(jobs, events, slots) -> None:
     # Ctrl+C reaches the whole process group: the calling process handles it
     # and stops its helpers (close()); a helper must not die mid-frame.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    exit_with_parent()
     renderer = None
     prepared = False
     try:
@@ -321,7 +327,7 @@ def _helper_main(jobs, events, slots) -> None:
                 else:
                     _run_share(renderer, msg[1], claims, events)
                 if not prepared:   # after the first body is built, as posebooth render does
-                    from posebooth.export.render_command import prepare_export_process
+                    from posebooth.export.process import prepare_export_process
                     prepare_export_process(with_model=False)
                     prepared = True
                 if kind == "warm":
@@ -338,15 +344,14 @@ def _helper_main(jobs, events, slots) -> None:
 
 def _warm(renderer, scene_json: str, body_for) -> None:
     from posebooth.assets.posing import pose_people
+    from posebooth.frame.render import render_frame
     from posebooth.scene.io import scene_from_json
     from posebooth.scene.tracks import camera_at
-    from posebooth.viewport.renderer import RenderMesh
 
     scene = scene_from_json(scene_json)
     frame = scene.timeline.start
     people = pose_people(scene, frame, body_for)
-    meshes = [RenderMesh(p.vertices, p.faces, p.part_labels, p.index + 1, p.color) for p in people]
-    renderer.render(meshes, camera_at(scene.camera, frame), ("rgb", "depth", "instance"))
+    render_frame(renderer, people, camera_at(scene.camera, frame), frame, passes=("rgb",))
 
 
 def _run_share(renderer, job: _Job, claims: ChunkClaims, events) -> None:

@@ -8,7 +8,12 @@ every expected file exist, and a re-run of the same export skips it (its
 files are not touched). The final files are assembled from the sidecars,
 so a run killed at any point loses at most the frames in flight.
 `.posebooth/export.json` records the settings; a re-run with other settings
-into the same folder is refused.
+into the same folder is refused, and so is a folder whose export.json is
+damaged or missing beside exported files (export.bookkeeping: unknown
+settings are never mixed with new ones). A damaged sidecar only means its
+frame is rendered again, and no row with NaN or infinity is ever written or
+assembled. dataset.json says `complete: false` before the final files are
+replaced, and true only once they all are.
 
 Frames are encoded and written on a small thread pool (the PNG deflate and
 numpy release the GIL), so rendering the next frame overlaps writing this one.
@@ -22,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -29,57 +35,29 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from posebooth.export.annotations import FrameAnnotations, annotate_frame
+from posebooth.frame.annotations import FrameAnnotations
+from posebooth.frame.render import renderer_passes
+from posebooth.export.bookkeeping import (FRAMES_DIR, STATE_DIR, STATE_FILE, load_sidecar, read_state,
+                                          refuse_unrecorded_export, sidecar_bytes, sidecar_name,
+                                          stack_rows)
 from posebooth.export.files import ExportError, SafeOut
-from posebooth.export.png import encode_png
+from posebooth.export.frame_files import write_frame_files
 
 FORMAT_NAME = "posebooth-dataset"
 FORMAT_VERSION = 1
 PASSES = ("render", "depth", "normal", "parts", "mask", "control", "overlay", "mesh")
 IMAGE_PASSES = ("render", "depth", "normal", "parts", "mask", "overlay")
-STATE_DIR = ".posebooth"
+OUTPUT_FOLDERS = (*PASSES, "rgb")   # the folders of frame files
 
 
 def frame_name(frame: int) -> str:
     return f"{int(frame):06d}"
 
 
-def depth_png(depth: np.ndarray) -> np.ndarray:
-    """Camera z (m, 0 = background) -> uint16 millimetres, rounded, clipped."""
-    mm = np.asarray(depth, np.float64) * 1000.0
-    return np.clip(np.rint(mm, out=mm), 0, 65535).astype(np.uint16)
-
-
-def normal_png(normal: np.ndarray, foreground: np.ndarray) -> np.ndarray:
-    """Unit normals -> uint8 round((n + 1) / 2 * 255) (float32 arithmetic,
-    ties to even); background (0, 0, 0). cv2 does it in ~0.5 ms where numpy's
-    boolean-mask assignment alone takes ~10 ms at 512x512."""
-    import cv2
-
-    out = cv2.convertScaleAbs(np.asarray(normal, np.float32), alpha=127.5, beta=127.5)
-    return cv2.bitwise_and(out, out, mask=np.asarray(foreground, np.uint8))
-
-
 def _npz_bytes(arrays: dict) -> bytes:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     return buf.getvalue()
-
-
-def sidecar_bytes(arrays: dict) -> bytes:
-    """A frame's rows as one structured .npy record (a field per array):
-    one header to write and parse, ~6x faster both ways than an npz."""
-    record = np.zeros((), np.dtype([(k, v.dtype, v.shape) for k, v in arrays.items()]))
-    for k, v in arrays.items():
-        record[k] = v
-    buf = io.BytesIO()
-    np.save(buf, record, allow_pickle=False)
-    return buf.getvalue()
-
-
-def read_sidecar(path) -> dict:
-    record = np.load(path, allow_pickle=False)
-    return {k: np.array(record[k]) for k in record.dtype.names}
 
 
 def _json_bytes(obj, indent: int | None = 1) -> bytes:
@@ -122,6 +100,7 @@ class DatasetWriter:
         self._in_flight: deque[Future] = deque()
         self._max_in_flight = max(1, max_in_flight)
         self._written_now: dict[int, dict] = {}   # frame -> sidecar arrays written in this run (helpers' too)
+        self._on_disk: dict[int, dict | None] = {}  # frame -> checked rows of an earlier run's sidecar
         self._lock = threading.Lock()
 
     # -- settings / resume -------------------------------------------------
@@ -132,24 +111,21 @@ class DatasetWriter:
         return json.loads(json.dumps(s))  # as it reads back from export.json (tuples -> lists)
 
     def _open_state(self) -> dict:
-        rel = f"{STATE_DIR}/export.json"
+        """Check the folder's settings against this export's (or record them
+        in a new folder). read_state refuses a damaged export.json; files of
+        an export with no export.json are refused too: their settings are
+        unknown, and new frames must never be mixed with them."""
         settings = self._settings()
-        state = None
-        if self.out.exists(rel):
-            try:
-                state = json.loads(self.out.path(rel).read_text("utf-8"))
-            except (OSError, ValueError):
-                state = None
-            if state is not None and state.get("settings") != settings:
-                raise ExportError(
-                    f"{self.out.root} holds an export made from a different scene or with other "
-                    f"settings (size, passes, controls or generator). Write to an empty folder, "
-                    f"or delete this one to start over.")
-        elif self.share:
-            raise ExportError(f"{self.out.root}: no export to write a share of (no {rel})")
-        elif self.out.exists("dataset.json"):
-            raise ExportError(f"{self.out.root} already holds a dataset that this export cannot "
-                              f"resume. Write to an empty folder.")
+        state = read_state(self.out)
+        if state is not None and state["settings"] != settings:
+            raise ExportError(
+                f"{self.out.root} holds an export made from a different scene or with other "
+                f"settings (size, passes, controls or generator). Write to an empty folder, "
+                f"or delete this one to start over.")
+        if state is None and self.share:
+            raise ExportError(f"{self.out.root}: no export to write a share of (no {STATE_FILE})")
+        if state is None:
+            refuse_unrecorded_export(self.out, OUTPUT_FOLDERS)
         if self.share:   # the opening writer made the folders and cleaned up
             return state
         self.out.clean_temp_files()
@@ -157,7 +133,7 @@ class DatasetWriter:
             created = datetime.now(timezone.utc).isoformat(timespec="seconds")
             state = {"settings": settings, "created": created}
             self.out.ensure_folder(STATE_DIR)
-            self.out.write_bytes(rel, _json_bytes(state), fsync=True)
+            self.out.write_bytes(STATE_FILE, _json_bytes(state), fsync=True)
         if not self.out.exists("scene.json"):
             self.out.write_bytes("scene.json", self._scene_json.encode("utf-8"))
         for p in self.passes:
@@ -165,7 +141,7 @@ class DatasetWriter:
                 self.out.ensure_folder(p)
         if self.generator is not None:
             self.out.ensure_folder("rgb")
-        self.out.ensure_folder(f"{STATE_DIR}/frames")
+        self.out.ensure_folder(FRAMES_DIR)
         return state
 
     def expected_files(self, frame: int) -> list[str]:
@@ -179,11 +155,18 @@ class DatasetWriter:
         return files
 
     def sidecar(self, frame: int) -> str:
-        return f"{STATE_DIR}/frames/{frame_name(frame)}.npy"
+        return sidecar_name(frame)
+
+    def _disk_rows(self, frame: int) -> dict | None:
+        """The frame's rows from an earlier run's sidecar, read and checked
+        once; None when it is missing or damaged (the frame is not done)."""
+        if frame not in self._on_disk:
+            self._on_disk[frame] = load_sidecar(self.out, frame, self.people, self.size)
+        return self._on_disk[frame]
 
     def frame_done(self, frame: int) -> bool:
-        return self.out.exists(self.sidecar(frame)) and \
-            all(self.out.exists(f) for f in self.expected_files(frame))
+        return all(self.out.exists(f) for f in self.expected_files(frame)) and \
+            self._disk_rows(frame) is not None
 
     def pending_frames(self) -> list[int]:
         """The requested frames that are not complete on disk yet."""
@@ -191,78 +174,32 @@ class DatasetWriter:
 
     # -- per frame -----------------------------------------------------------
     def renderer_passes(self) -> tuple[str, ...]:
-        """The renderer passes this export needs (depth and instance always:
-        the annotations are computed from them)."""
-        need = {"depth", "instance", "rgb"}
-        if "normal" in self.passes or "normal" in self.control_kinds:
-            need.add("normal")
-        if "parts" in self.passes:
-            need.add("parts")
-        return tuple(p for p in ("rgb", "depth", "normal", "parts", "instance") if p in need)
+        """The renderer passes this export needs (the annotations' always)."""
+        wanted = ["rgb"] + [p for p in ("normal", "parts") if p in self.passes]
+        return renderer_passes(wanted, self.control_kinds, annotate=True)
 
-    def submit(self, frame: int, passes, people, camera, annotations: FrameAnnotations | None = None,
-               rgb: np.ndarray | None = None, controls: dict | None = None, seed: int = -1) -> None:
-        """Queue one rendered frame for writing. `passes`: the renderer's
-        RenderPasses for `people` (pose_people's list) seen by `camera`.
-        With a generator: `rgb` is the generated image, `controls` the exact
-        conditioning images handed to the model and `seed` its seed; then
-        pass `annotations` too if they were already computed for it."""
+    def submit(self, rendered, rgb: np.ndarray | None = None, controls: dict | None = None,
+               seed: int = -1) -> None:
+        """Queue one frame for writing: `rendered` is frame.render's
+        RenderedFrame (rendered with `renderer_passes()`). With a generator:
+        `rgb` is the generated image, `controls` the exact conditioning images
+        handed to the model and `seed` its seed."""
         if self.generator is not None and rgb is None:
             raise ExportError("this export has a generator: every frame needs its generated rgb image")
         self._raise_failed()
         while len(self._in_flight) >= self._max_in_flight:
             self._in_flight.popleft().result()
-        self._in_flight.append(self._pool.submit(self._write_frame, frame, passes, people, camera,
-                                                 annotations, rgb, controls, seed))
+        self._in_flight.append(self._pool.submit(self._write_frame, rendered, rgb, controls, seed))
 
-    def _write_frame(self, frame, passes, people, camera, ann, rgb, controls, seed) -> None:
-        from posebooth.export.controls import control_images
-        from posebooth.export.coco import mask_rle_counts
-        from posebooth.export.overlay import draw_overlay
-
-        if ann is None:
-            ann = annotate_frame(people, camera, passes.depth, passes.instance, frame, seed)
-        ann.seed = int(seed)
-        n = frame_name(frame)
-        w = self.out.write_bytes
-        fg = passes.depth > 0
-        if "render" in self.passes:
-            w(f"render/{n}.png", encode_png(passes.rgb))
-        if "depth" in self.passes:
-            w(f"depth/{n}.png", encode_png(depth_png(passes.depth)))
-        if "normal" in self.passes:
-            w(f"normal/{n}.png", encode_png(normal_png(passes.normal, fg)))
-        if "parts" in self.passes:
-            w(f"parts/{n}.png", encode_png(passes.parts))
-        if "mask" in self.passes:
-            w(f"mask/{n}.png", encode_png(passes.instance))
-        if rgb is not None:
-            w(f"rgb/{n}.png", encode_png(np.asarray(rgb, np.uint8)))
-        if self.control_kinds:
-            made = controls if controls is not None else control_images(self.control_kinds, passes, ann)
-            for kind in self.control_kinds:
-                if kind not in made:
-                    raise ExportError(f"frame {frame}: no {kind!r} control image was given")
-                w(f"control/{n}_{kind}.png", encode_png(made[kind]))
-        if "overlay" in self.passes:
-            base = rgb if rgb is not None else passes.rgb
-            img = draw_overlay(base, ann.joints2d, ann.joints2d_vis, ann.bbox, [p.color for p in people])
-            w(f"overlay/{n}.png", encode_png(img))
-        if "mesh" in self.passes:
-            import trimesh
-
-            for p in people:
-                m = trimesh.Trimesh(np.asarray(p.vertices), np.asarray(p.faces), process=False)
-                w(f"mesh/{n}_{p.index + 1}.ply", m.export(file_type="ply"))
-        arrays = ann.to_arrays()
-        arrays["mask_rle"] = np.array(mask_rle_counts(passes.instance, [p.index + 1 for p in people]),
-                                      dtype=str).reshape(len(people))
+    def _write_frame(self, rendered, rgb, controls, seed) -> None:
+        arrays = write_frame_files(self.out, frame_name(rendered.frame), rendered, self.passes,
+                                   self.control_kinds, rgb=rgb, controls=controls, seed=seed)
         # Last, and flushed: its presence marks the frame's files as complete.
-        w(self.sidecar(frame), sidecar_bytes(arrays), fsync=True)
+        self.out.write_bytes(self.sidecar(rendered.frame), sidecar_bytes(arrays), fsync=True)
         with self._lock:
-            self._written_now[int(frame)] = arrays
+            self._written_now[int(rendered.frame)] = arrays
         if self.on_written is not None:
-            self.on_written(int(frame), arrays)
+            self.on_written(int(rendered.frame), arrays)
 
     def add_written_elsewhere(self, frame: int, arrays: dict) -> None:
         """A frame of this export that a helper process wrote in this run,
@@ -281,12 +218,15 @@ class DatasetWriter:
             self._in_flight.popleft().result()
 
     # -- assembly ------------------------------------------------------------
-    def _done_frames(self) -> list[int]:
-        """Frames written in this run, and those complete on disk from earlier runs."""
-        folder = self.out.path(f"{STATE_DIR}/frames/x").parent
+    def _done_rows(self) -> tuple[list[int], list[dict]]:
+        """Frames written in this run, and those complete on disk from
+        earlier runs; with their rows."""
+        folder = self.out.path(f"{FRAMES_DIR}/x").parent
         on_disk = {int(p.stem) for p in folder.glob("*.npy") if p.stem.isdigit()}
-        known = set(self._written_now)
-        return sorted(known | {f for f in (on_disk | set(self.frames)) - known if self.frame_done(f)})
+        with self._lock:
+            known = dict(self._written_now)
+        done = sorted(set(known) | {f for f in (on_disk | set(self.frames)) - set(known) if self.frame_done(f)})
+        return done, [known[f] if f in known else self._disk_rows(f) for f in done]
 
     def finish(self) -> dict:
         """Drain the queue, assemble annotations.npz / coco.json / videos /
@@ -308,46 +248,63 @@ class DatasetWriter:
         try:
             self._assemble(videos=False)
         except Exception:
+            self._mark_incomplete()
+
+    def _mark_incomplete(self) -> None:
+        """After a failed assembly: make sure no dataset.json (an earlier
+        run's) says complete. Rewritten with complete: false, or removed
+        when that cannot be done (unreadable, or the disk is full)."""
+        from posebooth.files.safe_read import read_user_file
+
+        try:
+            path = self.out.path("dataset.json")
+            if not os.path.lexists(path):
+                return
+            try:
+                manifest = json.loads(read_user_file(path, "dataset manifest", 1 << 26))
+            except ValueError:
+                manifest = None
+            if isinstance(manifest, dict):
+                if manifest.get("complete") is False:
+                    return
+                try:
+                    manifest["complete"] = False
+                    self.out.write_bytes("dataset.json", _json_bytes(manifest), fsync=True)
+                    return
+                except (ExportError, ValueError):
+                    pass
+            path.unlink()
+        except (OSError, ExportError):
             pass
 
     def _assemble(self, videos: bool = True) -> dict:
         from posebooth.export.coco import coco_dataset
 
-        done = self._done_frames()
-        rows = [self._written_now.get(f) or read_sidecar(self.out.path(self.sidecar(f))) for f in done]
-        arrays = self._stack(rows)
-        self.out.write_bytes("annotations.npz", _npz_bytes({k: arrays[k] for k in FrameAnnotations.NPZ_KEYS}))
+        done, rows = self._done_rows()
+        arrays = stack_rows(done, rows, self.people)   # ExportError on NaN / infinity or mixed shapes
         folder = "rgb" if self.generator is not None else "render"
         coco = coco_dataset(done, folder, self.size, arrays["coco17"], arrays["bbox"], arrays["mask_area"],
                             arrays["mask_rle"])
-        self.out.write_bytes("coco.json", _json_bytes(coco, indent=None))
-        complete = all(f in done for f in self.frames)
-        if self.video and videos:
-            complete = self._write_videos(done) and complete
         manifest = {
             "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "app_version": self.app_version,
             "created": self._state["created"], "image_size": list(self.size),
             "fps": float(self.scene.timeline.fps), "frames": done, "people": self.people,
             "passes": self.passes + (["rgb"] if self.generator is not None else []),
-            "body_models": self.body_models, "generator": self.generator, "complete": bool(complete),
+            "body_models": self.body_models, "generator": self.generator, "complete": False,
         }
+        # Incomplete first: should a write below fail (a full disk), no
+        # dataset.json says complete over a half-replaced set of files.
         self.out.write_bytes("dataset.json", _json_bytes(manifest), fsync=True)
+        self.out.write_bytes("annotations.npz", _npz_bytes({k: arrays[k] for k in FrameAnnotations.NPZ_KEYS}),
+                             fsync=True)
+        self.out.write_bytes("coco.json", _json_bytes(coco, indent=None), fsync=True)
+        complete = all(f in done for f in self.frames)
+        if self.video and videos:
+            complete = self._write_videos(done) and complete
+        if complete:
+            manifest["complete"] = True
+            self.out.write_bytes("dataset.json", _json_bytes(manifest), fsync=True)
         return manifest
-
-    def _stack(self, rows: list[dict]) -> dict:
-        P = self.people
-        if rows:
-            return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
-        empty = {"frame_index": (np.int32, ()), "cam_K": (np.float32, (3, 3)),
-                 "cam_ext": (np.float32, (4, 4)),
-                 "global_orient": (np.float32, (P, 3)), "body_pose": (np.float32, (P, 69)),
-                 "transl": (np.float32, (P, 3)), "betas": (np.float32, (P, 10)),
-                 "body_shape": (np.float32, (P, 1)), "joints3d_world": (np.float32, (P, 24, 3)),
-                 "joints3d_cam": (np.float32, (P, 24, 3)), "joints2d": (np.float32, (P, 24, 2)),
-                 "joints2d_vis": (np.uint8, (P, 24)), "coco17": (np.float32, (P, 17, 3)),
-                 "bbox": (np.float32, (P, 4)), "seed": (np.int64, ()), "mask_area": (np.int64, (P,)),
-                 "mask_rle": (str, (P,))}
-        return {k: np.zeros((0, *shape), dtype) for k, (dtype, shape) in empty.items()}
 
     def _write_videos(self, done: list[int]) -> bool:
         """video/<source>.mp4 for render, overlay and rgb; re-encoded only when

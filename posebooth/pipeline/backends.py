@@ -24,10 +24,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .devices import is_out_of_memory, out_of_memory_error
-from .errors import GenerationCancelled, GenerationError
-from .request import GenerationRequest, GenerationResult
-from .schedulers import make_scheduler, scheduler_label
+from posebooth.pipeline.devices import is_out_of_memory, out_of_memory_error
+from posebooth.pipeline.errors import GenerationCancelled, GenerationError
+from posebooth.frame.request import GenerationRequest, GenerationResult
+from posebooth.pipeline.schedulers import make_scheduler, scheduler_label
 
 log = logging.getLogger(__name__)
 

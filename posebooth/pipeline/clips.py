@@ -15,14 +15,13 @@ Each frame's result carries its actual settings (seed, strategy, strength) for t
 from __future__ import annotations
 
 import dataclasses
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from .backends import Backend, StepCallback
-from .cross_frame import cross_frame_attention
-from .errors import GenerationCancelled
-from .request import GenerationRequest, GenerationResult, new_request_id
+from posebooth.pipeline.backends import Backend, StepCallback
+from posebooth.pipeline.cross_frame import FrameAnchor, installed
+from posebooth.pipeline.errors import GenerationCancelled
+from posebooth.frame.request import GenerationRequest, GenerationResult, new_request_id
 
 STRATEGIES = ("fixed-seed", "previous-frame", "cross-frame-attention")
 
@@ -40,6 +39,54 @@ class ClipOptions:
             raise ValueError(f"strength must be in (0, 1], got {self.strength}")
 
 
+class ClipRun:
+    """A clip generated one frame at a time: `step(request)` makes the next
+    frame, on the thread that owns `backend`, and returns its result; the
+    strategy's state (the clip seed, the previous image, frame 0's attention
+    keys) lives here between steps. So an export asks for frames as it
+    renders them, and memory stays one frame deep whatever the clip length.
+    Between two steps the backend is free for other work (the cross-frame
+    processors are installed only during a step). `close()` frees the state."""
+
+    def __init__(self, backend: Backend, options: ClipOptions = ClipOptions(), clip_id: str | None = None):
+        self.backend, self.options = backend, options
+        self.clip_id = clip_id or new_request_id()
+        self.seed: int | None = options.seed
+        self.frames_done = 0
+        self._previous: GenerationResult | None = None
+        self._anchor = FrameAnchor() if options.strategy == "cross-frame-attention" else None
+        self._processors: dict | None = None
+
+    def step(self, frame: GenerationRequest, on_step: StepCallback | None = None) -> GenerationResult:
+        """The clip's next frame from `frame` (its prompt, controls, steps...);
+        its seed is the clip's (the first frame's unless options.seed)."""
+        k = self.frames_done
+        if self.seed is None:
+            self.seed = frame.seed
+        req = dataclasses.replace(frame, seed=self.seed, clip_id=self.clip_id, frame_index=k, preview=False)
+        if self.options.strategy == "previous-frame" and self._previous is not None:
+            req = dataclasses.replace(req, init_image=self._previous.image, strength=self.options.strength)
+        if self._anchor is None:
+            result = self.backend.generate(req, on_step)
+        else:
+            with installed(self.backend.pipe.unet, self._anchor, self._processors) as procs:
+                self._processors = procs
+                self._anchor.start_frame("record" if k == 0 else "replay")
+                result = self.backend.generate(req, on_step)
+        settings = dict(result.settings, clip_strategy=self.options.strategy, clip_seed=self.seed)
+        if self.options.strategy == "previous-frame":
+            settings["clip_strength"] = self.options.strength
+        result = dataclasses.replace(result, settings=settings)
+        self._previous = result
+        self.frames_done = k + 1
+        return result
+
+    def close(self) -> None:
+        if self._anchor is not None:
+            self._anchor.clear()
+        self._previous = None
+
+
 def generate_clip(
     backend: Backend,
     frames: Sequence[GenerationRequest],
@@ -52,25 +99,16 @@ def generate_clip(
     """Generate the frames in order on `backend` (call on the worker thread)."""
     if not frames:
         return []
-    seed = frames[0].seed if options.seed is None else options.seed
-    clip_id = clip_id or frames[0].clip_id or new_request_id()
-    cross = options.strategy == "cross-frame-attention"
+    run = ClipRun(backend, options, clip_id or frames[0].clip_id)
     results: list[GenerationResult] = []
-    with cross_frame_attention(backend.pipe.unet) if cross else nullcontext() as anchor:
-        for k, frame in enumerate(frames):
+    try:
+        for frame in frames:
             if should_stop is not None and should_stop():
-                raise GenerationCancelled(clip_id)
-            req = dataclasses.replace(frame, seed=seed, clip_id=clip_id, frame_index=k, preview=False)
-            if options.strategy == "previous-frame" and k > 0:
-                req = dataclasses.replace(req, init_image=results[-1].image, strength=options.strength)
-            if anchor is not None:
-                anchor.start_frame("record" if k == 0 else "replay")
-            result = backend.generate(req, on_step_for(req) if on_step_for else None)
-            settings = dict(result.settings, clip_strategy=options.strategy, clip_seed=seed)
-            if options.strategy == "previous-frame":
-                settings["clip_strength"] = options.strength
-            result = dataclasses.replace(result, settings=settings)
+                raise GenerationCancelled(run.clip_id)
+            result = run.step(frame, on_step_for(frame) if on_step_for else None)
             results.append(result)
             if on_frame is not None:
                 on_frame(result)
+    finally:
+        run.close()
     return results

@@ -100,17 +100,27 @@ class CrossFrameAttnProcessor:
 
 
 @contextmanager
+def installed(unet, anchor: FrameAnchor, processors: dict | None = None):
+    """The UNet's self-attention layers use `anchor`'s cross-frame processors
+    inside the block (the same processor objects on every entry, so what
+    frame 0 recorded is there for the later frames); restored on exit."""
+    original = dict(unet.attn_processors)
+    if processors is None:
+        processors = {name: CrossFrameAttnProcessor(anchor) if name.endswith("attn1.processor") else proc
+                      for name, proc in original.items()}
+    unet.set_attn_processor(dict(processors))
+    try:
+        yield processors
+    finally:
+        unet.set_attn_processor(original)
+
+
+@contextmanager
 def cross_frame_attention(unet):
     """Install cross-frame processors on the UNet's self-attention layers; restore on exit."""
-    original = dict(unet.attn_processors)
     anchor = FrameAnchor()
-    procs = {
-        name: CrossFrameAttnProcessor(anchor) if name.endswith("attn1.processor") else proc
-        for name, proc in original.items()
-    }
-    unet.set_attn_processor(procs)
     try:
-        yield anchor
+        with installed(unet, anchor):
+            yield anchor
     finally:
         anchor.clear()
-        unet.set_attn_processor(original)

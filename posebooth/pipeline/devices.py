@@ -6,7 +6,7 @@ import logging
 
 import torch
 
-from .errors import GenerationError
+from posebooth.pipeline.errors import GenerationError
 
 log = logging.getLogger(__name__)
 

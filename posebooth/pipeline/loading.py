@@ -14,13 +14,13 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from . import hub
-from .backends import Backend, ControlNetBackend, Depth2ImgBackend
-from .devices import pick_device, pick_dtype
-from .errors import GenerationError, ModelNotFoundError
-from .models import EMBEDDED, ModelSpec, resolve
-from .previews import LinearPreview, TaesdPreview
-from .request import CONTROL_KINDS
+from posebooth.pipeline import hub
+from posebooth.pipeline.backends import Backend, ControlNetBackend, Depth2ImgBackend
+from posebooth.pipeline.devices import pick_device, pick_dtype
+from posebooth.pipeline.errors import GenerationError, ModelNotFoundError
+from posebooth.pipeline.models import EMBEDDED, ModelSpec, resolve
+from posebooth.pipeline.previews import LinearPreview, TaesdPreview
+from posebooth.frame.controls import CONTROL_KINDS
 
 log = logging.getLogger(__name__)
 ProgressCallback = Callable[[float, str], None]
@@ -54,7 +54,7 @@ class LoadOptions:
 
 def _repo_files_flags(source: str, available: bool, what: str) -> dict[str, Any]:
     """from_pretrained flags: never touch the network for something already here."""
-    if Path(source).expanduser().exists():
+    if hub.path_kind(source) != "missing":
         return {}
     if available:
         return {"local_files_only": True}
@@ -63,9 +63,9 @@ def _repo_files_flags(source: str, available: bool, what: str) -> dict[str, Any]
 
 
 def _check_model(source: str, what: str) -> dict[str, Any]:
-    if Path(source).expanduser().is_dir():
+    if hub.path_kind(source) == "folder":
         variant = hub.model_weights_variant(source)
-        if variant is False:
+        if hub.read_config(source) is None or variant is False:
             raise ModelNotFoundError(
                 f"{what} folder {source} has no weights (config.json + diffusion_pytorch_model.safetensors)"
             )
@@ -90,24 +90,25 @@ def _check_lora(source: str) -> dict[str, Any]:
 def _check_base(spec: ModelSpec) -> dict[str, Any]:
     if spec.form == "file":
         cfg = spec.config
-        if cfg and not Path(cfg).expanduser().is_dir():
+        if cfg and hub.path_kind(cfg) != "folder":
             if not (hub.read_model_index(cfg) and hub._cached(cfg, "unet/config.json")):
                 try:
                     hub.ensure_downloadable(cfg, "Configuration")
                 except hub.MissingDownload:
                     raise ModelNotFoundError(
                         f"The single-file checkpoint {spec.base} needs the configuration files (a few kB, no weights) "
-                        f"of '{cfg}', which are not in the Hugging Face cache ({hub.cache_dir()}). Get them while online "
-                        f"with\n    hf download {cfg} --include '*.json' '*.txt'\nor pass a local diffusers folder of the "
-                        "same architecture as `config`."
+                        f"of '{cfg}', which are not in the Hugging Face cache ({hub.cache_dir()}). Get them while "
+                        f"online with: hf download {cfg} --include '*.json' '*.txt'; or pass a local diffusers folder "
+                        "of the same architecture as `config`."
                     ) from None
                 return {}
         return {"local_files_only": True}
-    available, variant = hub.pipeline_available(spec.base)
+    missing, variant = hub.missing_component(spec.base)
+    available = missing is None
     if spec.form == "folder":
         if not available:
             raise ModelNotFoundError(
-                f"{spec.base}: a diffusers folder with missing weights (see model_index.json components)"
+                f"{spec.base}: a diffusers folder without {missing} (a component its model_index.json names)"
             )
         return {"variant": variant} if variant else {}
     flags = _repo_files_flags(spec.base, available, "Base model")
@@ -153,6 +154,10 @@ def load_backend(
 
     dlogging.disable_progress_bar()  # progress goes through on_progress, not the console
     tlogging.disable_progress_bar()
+    # Library notices (e.g. transformers' image processors wanting torchvision,
+    # which PoseBooth never uses) are not the user's business; errors still raise.
+    tlogging.set_verbosity_error()
+    dlogging.set_verbosity_error()
     nets = {}
     for i, (kind, src) in enumerate((k, v) for k, v in spec.controlnets.items() if v != EMBEDDED):
         progress(0.05 + 0.25 * i / max(1, len(spec.controlnets)), f"Loading the {kind} ControlNet ({src})")
@@ -172,7 +177,7 @@ def load_backend(
         pipe.fuse_lora(lora_scale=options.lora_scale)
         pipe.unload_lora_weights()  # keep the fused weights, drop the adapter layers (no per-step cost)
     if spec.scheduler:
-        from .schedulers import make_scheduler
+        from posebooth.pipeline.schedulers import make_scheduler
 
         pipe.scheduler = make_scheduler(spec.scheduler, pipe.scheduler.config)
     progress(0.85, f"Moving to {device.type} ({str(dtype).replace('torch.', '')})")
@@ -189,8 +194,8 @@ def load_backend(
     )
     backend.defaults = dict(spec.defaults)
     progress(1.0, f"Ready: {spec.label} on {device.type}")
-    for w in backend.warnings:
-        log.warning(w)
+    for w in backend.warnings:   # shown by the callers (the GUI's status, the CLI's stderr)
+        log.info(w)
     return backend
 
 
@@ -293,7 +298,7 @@ def _make_previewer(
     src = preset_decoder if choice == "auto" else choice
     if not src:
         return LinearPreview(sdxl)
-    if choice == "auto" and not (Path(src).expanduser().is_dir() or hub.model_available(src)):
+    if choice == "auto" and not (hub.path_kind(src) == "folder" or hub.model_available(src)):
         return LinearPreview(sdxl)  # optional: never download it implicitly
     from diffusers import AutoencoderTiny
 

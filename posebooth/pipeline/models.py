@@ -11,9 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import hub
-from .errors import ModelNotFoundError
-from .presets import get_preset, list_presets, load_presets  # noqa: F401  (list_presets: re-exported)
+from posebooth.pipeline import hub
+from posebooth.pipeline.errors import ModelNotFoundError
+from posebooth.pipeline.presets import BUILT_IN, Preset, load_presets, read_library
+from posebooth.pipeline.presets import list_presets  # noqa: F401  (re-exported)
+
+ALLOWED = ("a model is a preset name (posebooth models list), a Hugging Face id (owner/name), "
+           "a diffusers folder or a .safetensors file")
 
 SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 DEFAULT_CONTROLNETS = {
@@ -51,16 +55,34 @@ class ModelSpec:
     defaults: Mapping[str, Any] = field(default_factory=dict)  # steps, guidance, size
 
 
+def _show(source: str) -> str:
+    """A source as messages quote it: one line, at most ~200 characters."""
+    text = " ".join(str(source).split()) or repr(source)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+def _check_single_file(path: str, where: str = "") -> None:
+    """Only .safetensors checkpoints are loaded: a .ckpt is a pickle, which runs code."""
+    if path.endswith(".ckpt"):
+        raise ModelNotFoundError(f"{where}{_show(path)}: .ckpt (pickle) files are not loaded, for safety; "
+                                 "convert it to .safetensors")
+    if not path.endswith(".safetensors"):
+        raise ModelNotFoundError(f"{where}{_show(path)}: a model file must be a .safetensors checkpoint "
+                                 "(or give a diffusers folder)")
+
+
 def single_file_family(path: str | Path) -> str:
     """Pipeline kind of an original-format checkpoint, from its key names (header only)."""
     from safetensors import safe_open
 
-    if str(path).endswith(".ckpt"):
-        raise ModelNotFoundError(f"{path}: .ckpt (pickle) files are not loaded, for safety; convert it to .safetensors")
-    with safe_open(str(path), framework="pt") as f:
-        keys = list(f.keys())
-        conv_in = "model.diffusion_model.input_blocks.0.0.weight"
-        in_ch = f.get_slice(conv_in).get_shape()[1] if conv_in in keys else None
+    _check_single_file(str(path))
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            keys = list(f.keys())
+            conv_in = "model.diffusion_model.input_blocks.0.0.weight"
+            in_ch = f.get_slice(conv_in).get_shape()[1] if conv_in in keys else None
+    except Exception as e:  # SafetensorError (a bad header), OSError: the file, not our code
+        raise ModelNotFoundError(f"{path}: not a readable .safetensors file ({_show(str(e))})") from None
     if any(k.startswith("conditioner.embedders.1.") for k in keys):
         return "sdxl-controlnet"
     if in_ch == 5:
@@ -98,16 +120,40 @@ def _spec_for_index(source: str, form: str, index: dict, options) -> ModelSpec:
     )
 
 
+def _check_preset_sources(preset: Preset, origin: str) -> None:
+    """Every local path the preset names exists and is of the right kind; the message
+    names the presets file and the key (`presets.NAME.KEY`)."""
+    named = [("base", preset.base), *((f"controlnets.{k}", v) for k, v in preset.controlnets.items())]
+    named += [(key, v) for key, v in (("lora", preset.lora), ("preview_decoder", preset.preview_decoder),
+                                      ("config", preset.config)) if v]
+    for key, src in named:
+        where = f"{origin}: presets.{preset.name}.{key}: "
+        kind = hub.path_kind(src)
+        if kind == "other":
+            raise ModelNotFoundError(f"{where}{_show(src)}: not a regular file or a folder (a device, pipe or socket)")
+        if kind == "missing" and not hub.looks_like_repo_id(src):
+            raise ModelNotFoundError(f"{where}{_show(src)}: no such file or folder, and not a Hugging Face "
+                                     "id (owner/name)")
+        if kind == "file" and key in ("base", "lora"):
+            _check_single_file(src, where)
+        if kind == "file" and key not in ("base", "lora"):
+            raise ModelNotFoundError(f"{where}{_show(src)}: must be a folder or a Hugging Face id, not a file")
+
+
 def resolve(source: str | Path, options) -> ModelSpec:
     """Raise ModelNotFoundError with what to get and where, or return what to load."""
     source = str(source)
+    if not source.strip():
+        raise ModelNotFoundError(f"the model is empty: {ALLOWED}")
     presets_path = Path(options.presets_file) if options.presets_file else None
-    preset = get_preset(source, presets_path) if "/" not in source and "\\" not in source else None
+    preset, origin = None, ""
+    if "/" not in source and "\\" not in source:
+        library = read_library(presets_path)
+        preset = library.presets.get(source)
+        origin = BUILT_IN if library.note else str(library.path)
     if preset is not None:
-        base_path = Path(preset.base).expanduser()
-        base_form = "file" if base_path.is_file() else "folder" if base_path.is_dir() else "repo"
-        if base_form == "repo" and not hub.looks_like_repo_id(preset.base):
-            raise ModelNotFoundError(f"preset {preset.name!r}: base model {preset.base}: no such file or folder")
+        _check_preset_sources(preset, origin)
+        base_form = {"file": "file", "folder": "folder"}.get(hub.path_kind(preset.base), "repo")
         return ModelSpec(
             label=preset.name,
             pipeline=preset.pipeline,
@@ -122,10 +168,13 @@ def resolve(source: str | Path, options) -> ModelSpec:
             or (SINGLE_FILE_CONFIGS[preset.pipeline] if base_form == "file" else None),
             defaults={"steps": preset.steps, "guidance": preset.guidance, "size": preset.size},
         )
-    path = Path(source).expanduser()
-    if path.is_file():
-        if path.suffix not in SINGLE_FILE_SUFFIXES:
-            raise ModelNotFoundError(f"{path}: expected a .safetensors checkpoint or a diffusers folder")
+    path = hub.expand(source)
+    where = hub.path_kind(source)
+    if where == "other":
+        raise ModelNotFoundError(f"{_show(source)}: not a regular file or a folder (a device, pipe or socket); "
+                                 f"{ALLOWED}")
+    if where == "file":
+        _check_single_file(str(path))
         kind = options.pipeline or single_file_family(path)
         nets = dict(options.controlnets or DEFAULT_CONTROLNETS.get(kind, {}))
         return ModelSpec(
@@ -138,7 +187,7 @@ def resolve(source: str | Path, options) -> ModelSpec:
             scheduler=options.scheduler,
             config=options.config or SINGLE_FILE_CONFIGS[kind],
         )
-    if path.is_dir():
+    if where == "folder":
         index = hub.read_model_index(str(path))
         if index is None:
             cfg = hub.read_config(str(path)) or {}
@@ -157,13 +206,18 @@ def resolve(source: str | Path, options) -> ModelSpec:
 
             try:
                 index = hub.read_model_index(str(Path(hf_hub_download(source, "model_index.json")).parent))
+            except ModelNotFoundError:
+                raise
             except Exception as e:  # missing repo, gated repo, not a pipeline repo
-                raise ModelNotFoundError(f"{source}: cannot get its model_index.json from the Hub ({e})") from e
+                raise ModelNotFoundError(f"{source}: cannot get its model_index.json from the Hub "
+                                         f"({_show(str(e))})") from None
+            if index is None:
+                raise ModelNotFoundError(f"{source}: the Hub has no model_index.json for it; {ALLOWED}")
         return _spec_for_index(source, "repo", index, options)
     looks_like_path = any(s in source for s in ("/", "\\", "~")) or source.endswith(SINGLE_FILE_SUFFIXES)
     if looks_like_path:
-        raise ModelNotFoundError(f"{source}: no such file or folder")
+        raise ModelNotFoundError(f"{_show(source)}: no such file or folder")
     names = ", ".join(load_presets(presets_path)[0])
     raise ModelNotFoundError(
-        f"{source!r} is not a preset ({names}), a Hugging Face id (owner/name), a folder or a file"
+        f"{_show(source)!r} is not a preset ({names}), a Hugging Face id (owner/name), a folder or a file"
     )

@@ -11,6 +11,11 @@ runs on the worker thread:
     on_error(request_id, message)           the job failed; the worker carries on
     on_cancelled(request_id)                cancelled or superseded
 
+`call(fn)` runs any function with the loaded backend on the worker thread, in
+queue order, and returns a concurrent.futures.Future: an export generates its
+clip a frame at a time this way (pipeline.clips.ClipRun), without holding the
+worker between frames. Its outcome goes to the future, not the callbacks.
+
 Latest-wins: submitting a preview request cancels every queued preview and
 interrupts a running one. Cancellation is a flag on the job, checked at the end of
 every denoising step (the step callback raises GenerationCancelled out of the
@@ -24,20 +29,21 @@ import gc
 import logging
 import threading
 from collections import deque
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
-from .clips import ClipOptions, generate_clip
-from .errors import GenerationCancelled, PipelineError
-from .loading import LoadOptions, load_backend
-from .request import GenerationRequest, GenerationResult, new_request_id
+from posebooth.pipeline.clips import ClipOptions, generate_clip
+from posebooth.pipeline.errors import GenerationCancelled, PipelineError
+from posebooth.pipeline.loading import LoadOptions, load_backend
+from posebooth.frame.request import GenerationRequest, GenerationResult, new_request_id
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(eq=False)
 class _Job:
-    kind: str  # "load" | "generate" | "clip"
+    kind: str  # "load" | "generate" | "clip" | "call"
     id: str
     payload: Any
     preview: bool = False
@@ -94,6 +100,18 @@ class GenerationWorker:
         clip_id = clip_id or new_request_id()
         return self._enqueue(_Job("clip", clip_id, (tuple(frames), options)))
 
+    def call(self, fn: Callable[[Any, Callable[[], bool]], Any], job_id: str | None = None) -> Future:
+        """Run fn(backend, cancelled) on the worker thread after the jobs queued
+        before it; `cancelled()` turns true when cancel(job id) or cancel()
+        is called. The future holds fn's return value or exception; a job
+        cancelled before it ran raises GenerationCancelled. The job id is
+        `future.job_id`."""
+        future: Future = Future()
+        job = _Job("call", job_id or new_request_id(), fn, extra={"future": future})
+        future.job_id = job.id
+        self._enqueue(job)
+        return future
+
     def cancel(self, request_id: str | None = None) -> None:
         """Cancel one queued/running request or clip, or (None) every generation job."""
         with self._cond:
@@ -146,7 +164,10 @@ class GenerationWorker:
                 job = self._current = self._jobs.popleft()
             try:
                 if job.cancelled or self._stopping:
-                    self._emit("on_cancelled", job.id)
+                    if job.kind == "call":
+                        job.extra["future"].set_exception(GenerationCancelled(job.id))
+                    else:
+                        self._emit("on_cancelled", job.id)
                 else:
                     getattr(self, f"_do_{job.kind}")(job)
             except Exception as exc:  # the worker survives anything a job does
@@ -227,3 +248,12 @@ class GenerationWorker:
             )
         except GenerationCancelled:
             self._emit("on_cancelled", job.id)
+
+    def _do_call(self, job: _Job) -> None:
+        future: Future = job.extra["future"]
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(job.payload(self.backend, lambda: job.cancelled))
+        except BaseException as exc:  # the caller waiting on the future decides
+            future.set_exception(exc)

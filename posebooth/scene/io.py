@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
-from pathlib import Path
 
 from pydantic import ValidationError
 
-from posebooth.scene.model import SCENE_FORMAT, SCENE_VERSION, Scene
+from posebooth.files.safe_read import UserFileError, read_user_file
+from posebooth.scene.model import SCENE_FORMAT, SCENE_VERSION, Scene, number_text
 
 MAX_SCENE_BYTES = 64 * 1024 * 1024
 
@@ -32,15 +31,26 @@ def _no_duplicate_keys(pairs):
     return obj
 
 
+def _shown(value) -> str:
+    text = number_text(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _describe(err: ValidationError) -> str:
-    lines = []
-    for e in err.errors()[:8]:
-        where = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        lines.append(f"  {where}: {e['msg']}")
-    more = err.error_count() - len(lines)
-    if more > 0:
-        lines.append(f"  ... and {more} more problem(s)")
-    return "\n".join(lines)
+    """The first problem as `field.path: what is allowed (got ...)`, and how
+    many more there are: one line, so the CLI and dialogs stay readable."""
+    first = err.errors(include_url=False)[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")   # our validators say what they got
+    elif first["type"] == "extra_forbidden":
+        msg = "is not a scene field"
+    elif not isinstance(first.get("input"), (dict, list)):
+        msg = f"{msg} (got {_shown(first.get('input'))})"
+    line = f"{where}: {msg}"
+    more = err.error_count() - 1
+    return line + (f"; and {more} more problem{'s' if more > 1 else ''}" if more else "")
 
 
 def scene_from_json(text: str, source: str = "scene") -> Scene:
@@ -54,6 +64,8 @@ def scene_from_json(text: str, source: str = "scene") -> Scene:
         raise SceneError(f"{source}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}{hint}") from None
     except RecursionError:
         raise SceneError(f"{source}: JSON nested too deeply") from None
+    except ValueError as e:   # Python refuses integers of more than 4300 digits
+        raise SceneError(f"{source}: a number in the file is too long to read ({str(e).split(':')[0]})") from None
     if not isinstance(data, dict):
         raise SceneError(f"{source}: a scene is a JSON object, found {type(data).__name__}")
     if data.get("format") != SCENE_FORMAT:
@@ -69,26 +81,17 @@ def scene_from_json(text: str, source: str = "scene") -> Scene:
     try:
         return Scene.model_validate(data)
     except ValidationError as e:
-        raise SceneError(f"{source}: invalid scene:\n{_describe(e)}") from None
+        raise SceneError(f"{source}: {_describe(e)}") from None
     except RecursionError:
         raise SceneError(f"{source}: JSON nested too deeply") from None
 
 
 def load_scene(path: str | os.PathLike) -> Scene:
-    path = Path(path)
+    """Read (bounded: regular files only, at most MAX_SCENE_BYTES) and validate."""
     try:
-        if path.is_dir():
-            raise SceneError(f"{path}: is a folder, not a scene file")
-        size = path.stat().st_size
-        if size > MAX_SCENE_BYTES:
-            raise SceneError(f"{path}: {size} bytes is too large for a scene file")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SceneError(f"{path}: no such file") from None
-    except PermissionError:
-        raise SceneError(f"{path}: permission denied") from None
-    except OSError as e:
-        raise SceneError(f"{path}: cannot read ({e.strerror or e})") from None
+        raw = read_user_file(path, "scene file", MAX_SCENE_BYTES)
+    except UserFileError as e:
+        raise SceneError(str(e)) from None
     if not raw.strip():
         raise SceneError(f"{path}: the file is empty")
     try:
@@ -103,18 +106,11 @@ def scene_to_json(scene: Scene) -> str:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, then rename into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write to a temporary file beside `path`, fsync, then rename into place
+    (mode 0o666 less the umask: posebooth.files.atomic)."""
+    from posebooth.files.atomic import atomic_write_bytes as write
+
+    write(path, data)
 
 
 def save_scene(scene: Scene, path: str | os.PathLike) -> None:

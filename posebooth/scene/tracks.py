@@ -1,6 +1,6 @@
 """Evaluating keyframe tracks at any (fractional) frame.
 
-Rotations interpolate by slerp on each joint's shortest path (roma), positions
+Rotations interpolate by slerp on each joint's shortest path (scipy), positions
 linearly; a key's `interp` says how it eases into the next key: `linear`,
 `smooth` (ease in-out in time) or `step` (hold).
 """
@@ -62,18 +62,22 @@ def _bracket(frames: list[int], frame: float) -> tuple[int, int, float]:
     return i, i + 1, (frame - frames[i]) / (frames[i + 1] - frames[i])
 
 
-def slerp_rotvecs(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """Per-row shortest-path slerp between two (N, 3) axis-angle arrays."""
-    if t <= 0.0:
-        return np.array(a, dtype=np.float64)
-    if t >= 1.0:
-        return np.array(b, dtype=np.float64)
-    import roma  # lazy: torch costs seconds to import, scene files need none of it
-    import torch
+def slerp_rotvecs(a: np.ndarray, b: np.ndarray, t) -> np.ndarray:
+    """Per-row shortest-path slerp between two (N, 3) axis-angle arrays, at
+    one fraction t or one per row ((N,)). The one slerp of the project
+    (key interpolation, motion resampling)."""
+    from scipy.spatial.transform import Rotation
 
-    out = roma.rotvec_slerp(torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64),
-                            torch.tensor([t], dtype=torch.float64))
-    return out[0].numpy()
+    a = np.asarray(a, dtype=np.float64).reshape(-1, 3)
+    b = np.asarray(b, dtype=np.float64).reshape(-1, 3)
+    t = np.broadcast_to(np.asarray(t, dtype=np.float64), (len(a),))
+    ra = Rotation.from_rotvec(a)
+    step = (ra.inv() * Rotation.from_rotvec(b)).as_rotvec() * t[:, None]   # rotvec angle <= pi: shortest path
+    out = (ra * Rotation.from_rotvec(step)).as_rotvec()
+    # Exact ends, as keys are: t = 0 is a, t = 1 is b.
+    out[t <= 0.0] = a[t <= 0.0]
+    out[t >= 1.0] = b[t >= 1.0]
+    return out
 
 
 def pose_at(person: Person, frame: float) -> PoseState:

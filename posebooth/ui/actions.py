@@ -12,7 +12,9 @@ from typing import Callable
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QToolBar
 
-from posebooth.ui import pose_ops, viewport_host
+from posebooth.edits import key_ops, pose_ops
+
+from posebooth.ui.viewport import host as viewport_host
 from posebooth.ui.icons import icon
 
 Std = QKeySequence.StandardKey
@@ -29,6 +31,7 @@ class Spec:
     checkable: bool = False
     checked: bool = False
     viewport: str | None = None       # viewport capability this action needs
+    needs: str | None = None          # a key of NEEDS: greyed out while the document lacks it
 
 
 def _specs(w) -> dict[str, list[Spec]]:
@@ -44,7 +47,7 @@ def _specs(w) -> dict[str, list[Spec]]:
                  "Save the scene under a new name"),
             None,
             Spec("import_motion", "&Import Motion…", ("Ctrl+Shift+I",), lambda: w.files.import_motion(), None,
-                 "Import an AMASS .npz motion into the selected person"),
+                 "Import an AMASS .npz motion into the selected person", needs="people"),
             None,
             Spec("quit", "&Quit", (Std.Quit,), lambda: w.close()),
         ],
@@ -85,14 +88,14 @@ def _specs(w) -> dict[str, list[Spec]]:
         ],
         "&Pose": [
             Spec("mirror_pose", "&Mirror Pose", ("Ctrl+M",), lambda: pose_ops.mirror(w.doc), "mirror",
-                 "Flip the selected person's pose left ↔ right"),
-            Spec("copy_lr", "Copy &Left → Right", (), lambda: pose_ops.copy_side(w.doc, "left")),
-            Spec("copy_rl", "Copy Right → L&eft", (), lambda: pose_ops.copy_side(w.doc, "right")),
+                 "Flip the selected person's pose left ↔ right", needs="person"),
+            Spec("copy_lr", "Copy &Left → Right", (), lambda: pose_ops.copy_side(w.doc, "left"), needs="person"),
+            Spec("copy_rl", "Copy Right → L&eft", (), lambda: pose_ops.copy_side(w.doc, "right"), needs="person"),
             None,
             Spec("reset_joint", "Reset &Joint", ("Alt+R",), lambda: pose_ops.reset_joint(w.doc), "reset",
-                 "Clear the selected joint's rotation"),
-            Spec("reset_limb", "Reset Lim&b", ("Shift+Alt+R",), lambda: pose_ops.reset_limb(w.doc)),
-            Spec("reset_pose", "Reset &Pose", ("Ctrl+Alt+R",), lambda: pose_ops.reset_pose(w.doc)),
+                 "Clear the selected joint's rotation", needs="joint"),
+            Spec("reset_limb", "Reset Lim&b", ("Shift+Alt+R",), lambda: pose_ops.reset_limb(w.doc), needs="joint"),
+            Spec("reset_pose", "Reset &Pose", ("Ctrl+Alt+R",), lambda: pose_ops.reset_pose(w.doc), needs="person"),
             None,
             Spec("ik", "Auto &IK", ("Shift+I",), lambda on: w.viewport_flag("ik_enabled", on), "ik",
                  "Drag a hand or foot and let the limb follow (inverse kinematics)", checkable=True,
@@ -100,9 +103,9 @@ def _specs(w) -> dict[str, list[Spec]]:
             None,
             Spec("add_person", "&Add Person", ("Shift+A",), lambda: w.doc.add_person(), "person_add",
                  "Add a person in the rest pose"),
-            Spec("duplicate_person", "D&uplicate Person", ("Shift+D",), w.duplicate_person),
-            Spec("delete_person", "&Delete Person", ("X", "Delete"), w.delete_person),
-            Spec("rename_person", "Re&name Person…", ("F2",), lambda: w.outliner.rename_selected()),
+            Spec("duplicate_person", "D&uplicate Person", ("Shift+D",), w.duplicate_person, needs="person"),
+            Spec("delete_person", "&Delete Person", ("X", "Delete"), w.delete_person, needs="person"),
+            Spec("rename_person", "Re&name Person…", ("F2",), lambda: w.outliner.rename_selected(), needs="person"),
         ],
         "&Camera": [
             Spec("camera_from_view", "Set Camera from &View", ("Ctrl+Alt+0",),
@@ -120,14 +123,15 @@ def _specs(w) -> dict[str, list[Spec]]:
             Spec("prev_frame", "P&revious Frame", ("Left",), lambda: tl().step(-1), "prev_frame"),
             Spec("jump_start", "Jump to &Start", ("Shift+Left",), lambda: tl().jump_end(False), "jump_start"),
             Spec("jump_end", "Jump to &End", ("Shift+Right",), lambda: tl().jump_end(True), "jump_end"),
-            Spec("next_key", "Next &Key", ("Up",), lambda: tl().jump_key(1), "next_key", "Jump to the next key"),
+            Spec("next_key", "Next &Key", ("Up",), lambda: tl().jump_key(1), "next_key", "Jump to the next key",
+                 needs="next_key"),
             Spec("prev_key", "Previous K&ey", ("Down",), lambda: tl().jump_key(-1), "prev_key",
-                 "Jump to the previous key"),
+                 "Jump to the previous key", needs="prev_key"),
             None,
             Spec("insert_key", "&Insert Key", ("I",), lambda: tl().insert_key(), "key",
                  "Key the selected person (or the camera) at this frame"),
             Spec("delete_key", "&Delete Key", ("Alt+I",), lambda: tl().delete_key(), "key_delete",
-                 "Delete the selected person's key at this frame"),
+                 "Delete the selected person's key at this frame", needs="key_here"),
             Spec("auto_key", "&Auto Keying", (), w.set_auto_key, "record",
                  "Edits insert a key at the current frame", checkable=True, checked=True),
         ],
@@ -159,10 +163,46 @@ def _make(w, spec: Spec) -> QAction:
             act.toggled.connect(slot)
         else:
             act.triggered.connect(lambda checked=False, s=slot: s())
+    if spec.needs:
+        act.setProperty("needs", spec.needs)
     if spec.viewport and not w.viewport_supports(spec.viewport):
         act.setEnabled(False)
         act.setStatusTip(f"{tip} — needs the 3D viewport")
     return act
+
+
+def _person(doc) -> int | None:
+    p = doc.selected_person
+    return p if p is not None and 0 <= p < len(doc.scene.people) else None
+
+
+# What an action needs of the document to do anything (Spec.needs), checked on
+# every selection, scene, key and frame change (update_enabled).
+NEEDS: dict[str, Callable] = {
+    "people": lambda d: bool(d.scene.people),
+    "person": lambda d: _person(d) is not None,
+    "joint": lambda d: _person(d) is not None and d.selected_joint is not None,
+    # Delete Key deletes the selected person's key here, or the camera's with nobody selected.
+    "key_here": lambda d: d.frame in key_ops.key_frames(d, _person(d)),
+    "next_key": lambda d: key_ops.neighbour_key(d, 1) is not None,
+    "prev_key": lambda d: key_ops.neighbour_key(d, -1) is not None,
+}
+
+
+def update_enabled(w) -> None:
+    """Grey out the actions whose Spec.needs the document does not meet now."""
+    for act in w.action_map.values():
+        need = act.property("needs")
+        if need:
+            act.setEnabled(bool(NEEDS[need](w.doc)))
+
+
+def connect_enabled(w) -> None:
+    d = w.doc
+    for sig in (d.selectionChanged, d.sceneReplaced, d.peopleChanged, d.personChanged, d.cameraChanged,
+                d.frameChanged, d.timelineChanged):
+        sig.connect(lambda *_: update_enabled(w))
+    update_enabled(w)
 
 
 OVERLAYS = ((None, "&Shaded"), ("depth", "&Depth"), ("normal", "&Normals"), ("parts", "Body &Parts"),

@@ -1,4 +1,12 @@
-"""`posebooth gui`: the QApplication, the theme, the window, crash recovery."""
+"""`posebooth gui`: the QApplication, the theme, the window, crash recovery.
+
+Start-up order: the body model starts building on a worker thread at once
+(importing torch there); meanwhile the GUI thread builds the window, hidden,
+and opens the scene named on the command line; the window is shown when the
+body is ready, so its first frame already shows the people. A start-up scene
+that cannot be opened, for any reason, leaves a new scene in the window and
+a message box saying why, once the window is up.
+"""
 from __future__ import annotations
 
 import logging
@@ -7,6 +15,7 @@ import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from posebooth.ui import startup_probe
 from posebooth.ui.settings import APP, ORG, Preferences, app_settings
 
 
@@ -23,23 +32,48 @@ def make_app(argv=None) -> QApplication:
     return app
 
 
-def run_app(scene_path=None) -> int:
+def _main_window():
+    from posebooth.ui.main_window import MainWindow
+    return MainWindow()
+
+
+def run_app(scene_path=None, window_factory=None, build_body=None) -> int:
+    """Run the app until its window closes. `window_factory` and `build_body`
+    replace the MainWindow and the anny build (tests: fake body, no GL)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     app = make_app()
-    windows = []
-
-    def open_window(body_error):
-        from posebooth.ui.main_window import MainWindow
-        window = MainWindow()
-        windows.append(window)
-        if scene_path:
-            # A bad file shows the error and the window starts with a new scene.
-            window.files.open_path(scene_path)
-        window.show()
-        if body_error:
-            window.statusBar().showMessage(body_error)
-        QTimer.singleShot(0, window.offer_recovery)  # once the window is up, so the question has a parent
-
+    startup_probe.mark("app")
     from posebooth.ui.body_warmup import BodyWarmup
-    warmup = BodyWarmup(open_window)  # noqa: F841 (kept alive until the loop ends)
+    started: dict = {}
+
+    def show_when_ready():
+        """Called when the body is built and when the window is: shows it after both."""
+        if "window" not in started or "body_error" not in started or started.get("shown"):
+            return
+        window, started["shown"] = started["window"], True
+        window.show()
+        if startup_probe.enabled():
+            startup_probe.StartupProbe(window)
+        if started["body_error"]:
+            window.statusBar().showMessage(started["body_error"])
+        QTimer.singleShot(0, lambda: _after_show(window, started["open_error"]))
+
+    def body_ready(error):
+        started["body_error"] = error
+        show_when_ready()
+
+    warmup = BodyWarmup(body_ready, build=build_body)  # noqa: F841 (kept alive until the loop ends)
+    window = (window_factory or _main_window)()
+    started["open_error"] = window.files.open_start_scene(scene_path) if scene_path else None
+    started["window"] = window
+    startup_probe.mark("window_built")
+    show_when_ready()
     return app.exec()
+
+
+def _after_show(window, open_error: str | None) -> None:
+    """Questions that need the window as their parent, one after the other."""
+    if open_error:
+        from posebooth.ui import dialogs
+        dialogs.show_error(window, "Cannot open scene", open_error)
+    window.offer_recovery()

@@ -18,7 +18,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal
 
-from posebooth.scene.io import atomic_write_bytes, scene_to_json
+from posebooth.files.atomic import atomic_write_bytes
+from posebooth.scene.io import scene_to_json
 
 ENV_DIR = "POSEBOOTH_AUTOSAVE_DIR"
 

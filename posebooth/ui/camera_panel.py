@@ -10,7 +10,8 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, Q
                                QVBoxLayout, QWidget)
 
 from posebooth.scene.tracks import camera_key_at
-from posebooth.ui import key_ops, viewport_host
+from posebooth.edits import key_ops
+from posebooth.ui.viewport import host as viewport_host
 from posebooth.ui.widgets import (EditBurst, Vec3Edit, button, compact_combo, hint_label, set_quietly, spin,
                                   vertical_scroll)
 

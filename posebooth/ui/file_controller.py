@@ -2,15 +2,18 @@
 and the unsaved-changes prompt. All dialogs go through `dialogs`."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
 from posebooth.scene.io import SceneError
 from posebooth.scene.model import Scene
-from posebooth.scene.starter import starter_scene
+from posebooth.assets.starter import starter_scene
 from posebooth.ui import dialogs
 from posebooth.ui.settings import RecentFiles
+
+log = logging.getLogger(__name__)
 
 
 class FileController(QObject):
@@ -63,15 +66,36 @@ class FileController(QObject):
 
     def open_path(self, path) -> bool:
         """Open without asking about unsaved changes (the caller did)."""
+        error = self._load(path)
+        if error is not None:
+            dialogs.show_error(self.window, "Cannot open scene", error)
+            return False
+        return True
+
+    def open_start_scene(self, path) -> str | None:
+        """Open the scene named on the command line, before the window is shown:
+        None, or why it could not be opened (the caller shows that once the
+        window is up; the new scene stays)."""
+        return self._load(path)
+
+    def _load(self, path) -> str | None:
+        """Open `path` into the document; None, or the message saying why not.
+        Never raises: a file the loader did not foresee still leaves a usable window."""
+        before = self.doc.scene
         try:
             self.doc.open(path)
         except SceneError as e:
-            dialogs.show_error(self.window, "Cannot open scene", str(e))
-            return False
+            return str(e)
+        except Exception as e:  # noqa: BLE001 - the loader raises SceneError; anything else is our bug
+            log.exception("opening %s failed", path)
+            if self.doc.scene is not before:  # failed half-way through replacing: start clean, not half-loaded
+                self.doc.replace_scene(starter_scene(), None)
+            detail = (str(e).splitlines() or [""])[0][:200]
+            return f"{path}: could not be opened ({type(e).__name__}: {detail})"
         self.recent.add(path)
         self.recentChanged.emit()
         self.message.emit(f"Opened {Path(path).name}")
-        return True
+        return None
 
     def open_recent(self, path: str) -> bool:
         if not Path(path).is_file():

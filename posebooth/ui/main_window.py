@@ -12,28 +12,33 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QGuiApplication
 from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox, QTabWidget,
-                               QUndoView, QVBoxLayout)
+                               QToolBar, QUndoView, QVBoxLayout)
 
 from posebooth import __version__
 from posebooth.scene.io import SceneError, load_scene
 from posebooth.ui import actions as actions_mod
-from posebooth.ui import dialogs, key_ops, viewport_host
+from posebooth.ui import dialogs
+from posebooth.edits import key_ops
+from posebooth.ui.viewport import host as viewport_host
 from posebooth.ui.autosave import Autosaver, find_orphans
 from posebooth.ui.camera_panel import CameraPanel
 from posebooth.ui.document import SceneDocument
 from posebooth.ui.file_controller import FileController
-from posebooth.ui.generation_dock import GenerationDock
+from posebooth.ui.generation.dock import GenerationDock
 from posebooth.ui.icons import icon
 from posebooth.ui.outliner import OutlinerPanel, joint_label
 from posebooth.ui.pose_panel import PosePanel
 from posebooth.ui.preferences_dialog import PreferencesDialog
 from posebooth.ui.prompt_panel import PromptPanel
+from posebooth.ui import settings as settings_mod
 from posebooth.ui.settings import Preferences, RecentFiles, app_settings
 from posebooth.ui.shape_panel import ShapePanel
 from posebooth.ui.shortcuts_dialog import ShortcutsDialog
 from posebooth.ui.timeline_dock import TimelinePanel
 
-STATE_VERSION = 1  # bump when docks are renamed, so an old saved layout is ignored
+# Written into QMainWindow::saveState's header and checked before restoreState (settings.load_layout,
+# which also checks the dock names): bump when the layout changes meaning, so an old one is ignored.
+STATE_VERSION = 1
 
 
 class MainWindow(QMainWindow):
@@ -76,6 +81,12 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_undo_actions()
         self._update_status()
+        # Values dropped from the settings file (also logged): say so once, never fail over them.
+        self.settings_notes = settings_mod.take_notes()
+        if self.settings_notes:
+            more = len(self.settings_notes) - 1
+            self.statusBar().showMessage(self.settings_notes[0] + (f" (and {more} more in the log)" if more else ""),
+                                         20000)
 
     # ---- building ---------------------------------------------------------------
     def _dock(self, title: str, name: str, widget, area) -> QDockWidget:
@@ -157,6 +168,7 @@ class MainWindow(QMainWindow):
         self.timeline.playback.playingChanged.connect(
             lambda on: self.action_map["play"].setIcon(icon("pause" if on else "play")))
         self.timeline.loop_box.toggled.connect(self.action_map["loop"].setChecked)
+        actions_mod.connect_enabled(self)  # grey out what needs a selection, a person or a key
         self._wire_viewport()
 
     def _wire_viewport(self):
@@ -175,23 +187,24 @@ class MainWindow(QMainWindow):
                 getattr(vp, signal).connect(slot)
 
     # ---- layout persistence ---------------------------------------------------------
+    def _layout_objects(self) -> list[str]:
+        """Object names saveState records (docks and toolbars): part of what a saved layout must match."""
+        direct = Qt.FindChildOption.FindDirectChildrenOnly
+        return [w.objectName() for kind in (QDockWidget, QToolBar) for w in self.findChildren(kind, options=direct)]
+
     def _restore_layout(self):
-        geometry = self.settings.value("window/geometry")
-        state = self.settings.value("window/state")
-        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
-            self.restoreGeometry(geometry)
-        else:
+        saved = settings_mod.load_layout(self.settings, self._layout_objects(), STATE_VERSION)
+        if saved is None or not self.restoreGeometry(QByteArray(saved[0])):
             screen = QGuiApplication.primaryScreen()
             avail = screen.availableGeometry() if screen else None
             w, h = (1600, 1000) if avail is None else (min(1600, avail.width() - 40), min(1000, avail.height() - 60))
             self.resize(w, h)
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self._restored = self.restoreState(state, STATE_VERSION)
+        if saved is not None:
+            self._restored = self.restoreState(QByteArray(saved[1]), STATE_VERSION)
 
     def save_layout(self):
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState(STATE_VERSION))
-        self.settings.sync()
+        settings_mod.save_layout(self.settings, self.saveGeometry(), self.saveState(STATE_VERSION),
+                                 self._layout_objects(), STATE_VERSION, __version__)
 
     def reset_layout(self):
         self.restoreState(self._default_state, STATE_VERSION)
@@ -251,7 +264,7 @@ class MainWindow(QMainWindow):
     def _install_generation_panel(self):
         # The panel owns its own HeadlessRenderer: it renders conditioning images
         # on background threads, where the viewport's GL context must not be used.
-        from posebooth.ui.generation_panel import GenerationPanel
+        from posebooth.ui.generation.panel import GenerationPanel
         self.generation_panel = GenerationPanel(self.doc, parent=self)
         self.generation_dock.set_panel(self.generation_panel)
         self.generation_panel.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 5000))

@@ -15,8 +15,8 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGridLayout
 
 from posebooth.assets.smpl_skeleton import JOINT_NAMES
 from posebooth.scene.tracks import PoseState
-from posebooth.ui import pose_ops
-from posebooth.ui.joint_rotation import joint_euler_deg, with_joint_euler
+from posebooth.edits import pose_ops
+from posebooth.edits.joint_rotation import joint_euler_deg, with_joint_euler
 from posebooth.ui.outliner import joint_label
 from posebooth.ui.widgets import (EditBurst, Vec3Edit, bind_drag, button, compact_combo, hint_label, set_quietly, slider,
                                   title_label, vertical_scroll)

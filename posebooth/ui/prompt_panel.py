@@ -6,8 +6,8 @@ document is never behind what the user sees for long.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QVBoxLayout, QWidget
+from superqt.utils import QSignalDebouncer
 
 PAUSE_MS = 600
 
@@ -42,12 +42,11 @@ class PromptPanel(QWidget):
         lay.addWidget(QLabel("Negative prompt"))
         lay.addWidget(self.negative, 1)
 
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(PAUSE_MS)
-        self._timer.timeout.connect(self.flush)
-        self.prompt.textChanged.connect(self._timer.start)
-        self.negative.textChanged.connect(self._timer.start)
+        self._pause = QSignalDebouncer(parent=self)
+        self._pause.setTimeout(PAUSE_MS)
+        self._pause.triggered.connect(self.flush)
+        self.prompt.textChanged.connect(self._pause.throttle)
+        self.negative.textChanged.connect(self._pause.throttle)
         doc.sceneReplaced.connect(self.refresh)
         doc.generationChanged.connect(self.refresh)
         self.refresh()
@@ -66,7 +65,7 @@ class PromptPanel(QWidget):
 
     def flush(self):
         """Push pending typing to the document now (one undo step)."""
-        self._timer.stop()
+        self._pause.cancel()
         gen = self.doc.scene.generation
         changes = {f: e.toPlainText() for f, e in self._edits() if e.toPlainText() != getattr(gen, f)}
         if not changes:

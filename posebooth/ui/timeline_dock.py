@@ -9,7 +9,7 @@ from PySide6.QtGui import QActionGroup
 from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QMenu, QSizePolicy, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from posebooth.ui import key_ops
+from posebooth.edits import key_ops
 from posebooth.ui.playback import Playback
 from posebooth.ui.timeline_view import CAMERA_ROW, TimelineView
 from posebooth.ui.widgets import set_quietly

@@ -6,6 +6,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy,
                                QVBoxLayout, QWidget)
 from superqt import QLabeledDoubleSlider
+from superqt.utils import QSignalDebouncer
 
 
 class EditBurst(QObject):
@@ -21,10 +22,9 @@ class EditBurst(QObject):
         super().__init__(parent)
         self._token: object | None = None
         self._pressed = False
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(quiet_ms)
-        self._timer.timeout.connect(self._expire)
+        self._quiet = QSignalDebouncer(parent=self)
+        self._quiet.setTimeout(quiet_ms)
+        self._quiet.triggered.connect(self._expire)
 
     @property
     def dragging(self) -> bool:
@@ -41,7 +41,7 @@ class EditBurst(QObject):
         if self._token is None:
             self._token = object()
         if not self._pressed:
-            self._timer.start()
+            self._quiet.throttle()
         return self._token
 
     def _expire(self):

@@ -10,9 +10,10 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from posebooth.assets.ik import chain_fk, rotation_matrices, solve_ik_on_body
+from posebooth.assets.ik import solve_ik_on_body
 from posebooth.assets.joint_limits import clamp_rotvec
-from posebooth.assets.smpl_skeleton import JOINT_NAMES, PARENTS
+from posebooth.assets.smpl_skeleton import JOINT_NAMES, PARENTS, rotation_matrices
+from posebooth.assets.smpl_skeleton import world_rotations as _world_rotations
 from posebooth.scene.camera import Camera
 from posebooth.scene.tracks import PoseState
 from posebooth.viewport.gizmo import Gizmo, RotationDrag
@@ -21,8 +22,7 @@ from posebooth.viewport.picking import pixel_ray, ray_plane, view_plane_point
 
 def world_rotations(pose: PoseState) -> np.ndarray:
     """(24, 3, 3) world rotation of every joint (parent's world composed with its own)."""
-    _, world = chain_fk(rotation_matrices(pose.rotvecs()), np.zeros((24, 3)), np.zeros(3))
-    return world
+    return _world_rotations(pose.rotvecs())
 
 
 def joint_axes(pose: PoseState, joint: int, space: str) -> np.ndarray:

@@ -1,0 +1,1 @@
+"""The command line: `posebooth scene|render|models|info|gui` (cli.main)."""

@@ -1,0 +1,188 @@
+"""One sample of a recipe: a pure function of (recipe, seed, sample index).
+
+`draw_sample` builds a small scene (people with a clip of poses each, a body
+shape, a place on the ground; a camera around the group; a prompt) from a
+numpy generator seeded with (seed, index) alone. Separate child streams feed
+people, poses, shapes, placement, camera and prompt, so changing one part of
+a recipe does not reshuffle the others. Bodies are posed here (the placement
+test needs their meshes), and the posed frames are handed on to rendering.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from posebooth.assets.posing import pose_people_frames
+from posebooth.dataset.placement import Body, interpenetrate
+from posebooth.dataset.poses import Clip, PoseLibrary
+from posebooth.dataset.shapes import describe, draw_shape
+from posebooth.scene.camera import Camera, look_at
+from posebooth.scene.model import (BodySpec, CameraKey, CameraSpec, Generation, Intrinsics, Person, PoseKey,
+                                   Scene, Timeline)
+
+SENSOR_MM = 36.0
+PALETTE = ((0.80, 0.72, 0.64), (0.62, 0.72, 0.86), (0.86, 0.66, 0.62), (0.66, 0.82, 0.66),
+           (0.84, 0.78, 0.56), (0.74, 0.66, 0.84), (0.60, 0.80, 0.80), (0.86, 0.70, 0.80))
+_STREAMS = ("people", "poses", "shapes", "placement", "camera", "prompt")
+
+
+@dataclass
+class Sample:
+    index: int
+    scene: Scene
+    posed: list = field(repr=False)          # per frame: assets.posing.PosedPerson list (scene order)
+    prompt: str = ""
+    negative_prompt: str = ""
+    generation_seed: int = 0
+    placement_tries: int = 1                 # rejections = tries - 1
+    pose_sources: tuple[str, ...] = ()
+
+    @property
+    def meta(self) -> dict:
+        return {"index": self.index, "prompt": self.prompt, "negative_prompt": self.negative_prompt,
+                "generation_seed": self.generation_seed, "placement_tries": self.placement_tries,
+                "people": len(self.scene.people), "pose_sources": list(self.pose_sources),
+                "shapes": [dict(p.body.shape) for p in self.scene.people]}
+
+
+def sample_rngs(seed: int, index: int) -> dict[str, np.random.Generator]:
+    children = np.random.SeedSequence([int(seed), int(index)]).spawn(len(_STREAMS))
+    return {name: np.random.default_rng(s) for name, s in zip(_STREAMS, children)}
+
+
+def _placed(clip: Clip, yaw: float, where: np.ndarray) -> list[PoseKey]:
+    """The clip turned by `yaw` about +Y and moved so its first pelvis is at `where` (x, z)."""
+    turn = Rotation.from_rotvec([0.0, yaw, 0.0])
+    origin = clip.transl[0] * [1.0, 0.0, 1.0]
+    transl = turn.apply(clip.transl - origin) + [where[0], 0.0, where[1]]
+    root = (turn * Rotation.from_rotvec(clip.rotvecs[:, 0])).as_rotvec()
+    return [PoseKey(frame=f, global_orient=root[f].tolist(), body_pose=clip.rotvecs[f, 1:].ravel().tolist(),
+                    transl=transl[f].tolist()) for f in range(len(transl))]
+
+
+def _person(k: int, clip: Clip, shape: dict, yaw: float, where: np.ndarray) -> Person:
+    return Person(name=f"Person {k + 1}", color=list(PALETTE[k % len(PALETTE)]),
+                  body=BodySpec(model="anny", shape=shape), keys=_placed(clip, yaw, where))
+
+
+def _scene(people, recipe, frames: int) -> Scene:
+    return Scene(people=people, timeline=Timeline(fps=recipe.fps, start=0, end=frames - 1))
+
+
+def _moved(posed, clip: Clip, yaw: float, where: np.ndarray) -> Body:
+    """A canonically posed person (yaw 0, first pelvis at x = z = 0) turned and moved as _placed does."""
+    turn = Rotation.from_rotvec([0.0, yaw, 0.0])
+    origin = clip.transl[0] * [1.0, 0.0, 1.0]
+    vertices = turn.apply(np.asarray(posed.vertices, np.float64) - origin) + [where[0], 0.0, where[1]]
+    return Body(vertices, posed.faces)
+
+
+def _positions(rng, n: int, spacing) -> np.ndarray:
+    """Ground positions (x, z): each new person at a drawn spacing from a drawn earlier one."""
+    pts = [np.zeros(2)]
+    for _ in range(1, n):
+        base = pts[rng.integers(len(pts))]
+        angle, dist = rng.uniform(0, 2 * math.pi), rng.uniform(*spacing)
+        pts.append(base + dist * np.array([math.cos(angle), math.sin(angle)]))
+    pts = np.array(pts)
+    return pts - pts.mean(0)
+
+
+def _camera(rng, recipe, vertices: np.ndarray, frames: int) -> CameraSpec:
+    """Focal length (log-uniform), a direction around the group (azimuth,
+    elevation), roll, and the distance at which the group fills the drawn
+    fraction of the image; principal point jittered."""
+    c = recipe.camera
+    W, H = c.size
+    focal_mm = math.exp(rng.uniform(math.log(c.focal_mm[0]), math.log(c.focal_mm[1])))
+    f_px = focal_mm / SENSOR_MM * W
+    fill = rng.uniform(*c.fill)
+    az, el = math.radians(rng.uniform(*c.azimuth_deg)), math.radians(rng.uniform(*c.elevation_deg))
+    roll = math.radians(rng.uniform(*c.roll_deg))
+    lo, hi = vertices.min(0), vertices.max(0)
+    target = (lo + hi) / 2
+    radius = float(np.linalg.norm(hi - lo)) / 2                  # the group's bounding sphere
+    direction = np.array([math.sin(az) * math.cos(el), math.sin(el), math.cos(az) * math.cos(el)])
+    j = c.principal_jitter
+    intr = Intrinsics(fx=f_px, fy=f_px, cx=W / 2 + rng.uniform(-j, j) * W, cy=H / 2 + rng.uniform(-j, j) * H)
+    # The distance at which the group's projected box fills `fill` of the
+    # image (its larger side): start from the bounding sphere, then correct
+    # twice by the measured projection (its size goes as 1 / distance).
+    dist = max(f_px * 2 * radius / fill / min(W, H), radius + 0.3)
+    sub = vertices[:: max(1, len(vertices) // 4000)]
+    for _ in range(2):
+        cam = Camera(K=_k(intr), extrinsic=look_at(target + dist * direction, target, roll), width=W, height=H)
+        xy, z = cam.project(sub)
+        if z.min() <= 0.05:
+            break
+        span = max(np.ptp(xy[:, 0]) / W, np.ptp(xy[:, 1]) / H)
+        dist = max(dist * span / fill, radius + 0.3)
+    position = target + dist * direction
+    key = CameraKey(frame=0, position=position.tolist(), target=target.tolist(), roll=roll, focal_mm=focal_mm)
+    return CameraSpec(width=W, height=H, sensor_width_mm=SENSOR_MM, intrinsics=intr, near=0.05,
+                      far=max(100.0, dist + 4 * radius), keys=[key])
+
+
+def _k(intr: Intrinsics) -> np.ndarray:
+    return np.array([[intr.fx, 0.0, intr.cx], [0.0, intr.fy, intr.cy], [0.0, 0.0, 1.0]])
+
+
+def _prompt(rng, recipe, shapes) -> str:
+    p = recipe.prompt
+    people = [describe(s) for s in shapes]
+    who = people[0] if len(people) == 1 else ", ".join(people[:-1]) + " and " + people[-1]
+    slots = {"person": who, "people": who, "count": str(len(people))}
+    for name in ("clothing", "place", "lighting", "style"):
+        options = getattr(p, name)
+        slots[name] = options[rng.integers(len(options))] if options else ""
+    return p.template.format_map(_Slots(slots))
+
+
+class _Slots(dict):
+    def __missing__(self, key):          # an unknown slot stays visible instead of failing the run
+        return "{" + key + "}"
+
+
+def draw_sample(recipe, index: int, library: PoseLibrary, body_for, seed: int | None = None) -> Sample:
+    seed = recipe.seed if seed is None else seed
+    rng = sample_rngs(seed, index)
+    lo, hi = recipe.people.count
+    n = int(rng["people"].integers(lo, hi + 1))
+    clips = [library.draw(rng["poses"]) for _ in range(n)]
+    shapes = [draw_shape(rng["shapes"], recipe.shapes.population, recipe.shapes.gender) for _ in range(n)]
+    frames = recipe.clip_frames
+    check = sorted({0, frames // 2, frames - 1})
+    people = [_person(k, clips[k], shapes[k], 0.0, np.zeros(2)) for k in range(n)]
+    canonical = pose_people_frames(_scene(people, recipe, frames), check, body_for)
+    tries = 0
+    while True:
+        # Each try moves the canonically posed meshes rigidly (a turn about +Y
+        # and a shift on the ground is exactly what the root parameters do),
+        # so only the final layout is posed again.
+        tries += 1
+        where = _positions(rng["placement"], n, recipe.placement.spacing_m)
+        yaws = rng["placement"].uniform(-math.pi, math.pi, n)
+        moved = [[_moved(frame[k], clips[k], yaws[k], where[k]) for k in range(n)] for frame in canonical]
+        clash = any(interpenetrate(a, b) for bodies in moved for i, a in enumerate(bodies) for b in bodies[i + 1:])
+        if not clash or n == 1:
+            break
+        if tries >= recipe.placement.max_tries:   # give up on this many people: one fewer
+            n -= 1
+            clips, shapes = clips[:n], shapes[:n]
+            canonical = [frame[:n] for frame in canonical]
+    people = [_person(k, clips[k], shapes[k], yaws[k], where[k]) for k in range(n)]
+    scene = _scene(people, recipe, frames)
+    posed = pose_people_frames(scene, range(frames), body_for)
+    verts = np.concatenate([p.vertices for frame in posed for p in frame])
+    camera = _camera(rng["camera"], recipe, verts, frames)
+    prompt = _prompt(rng["prompt"], recipe, shapes)
+    g = recipe.generation
+    gen_seed = recipe.seed if g.seed_policy == "fixed" else int(rng["prompt"].integers(0, 2**63 - 1))
+    scene = scene.model_copy(update={"camera": camera, "generation": Generation(
+        model=g.model or "none", prompt=prompt, negative_prompt=recipe.prompt.negative, seed=gen_seed,
+        steps=g.steps, guidance=g.guidance, controls=[{"kind": k} for k in g.controls])})
+    return Sample(index, scene, posed, prompt, recipe.prompt.negative, gen_seed, tries,
+                  tuple(c.name for c in clips))
