@@ -38,7 +38,10 @@ def _run(mode: str, samples: int, size: int, folder: Path) -> tuple[float, float
     """(seconds for `samples` samples after warm-up, warm-up seconds)."""
     from posebooth.dataset.run import run_recipe
 
-    kwargs = {"workers": 2} if mode == "2 processes" else {"use_ray": True} if mode == "ray" else {}
+    from posebooth.dataset.run import worker_pool
+
+    pool = worker_pool(2) if mode == "2 processes" else None   # warm across both runs, as in a long run
+    kwargs = {"workers": 2, "pool": pool} if pool else {"use_ray": True} if mode == "ray" else {}
     if mode == "ray":
         import ray
 
@@ -57,6 +60,8 @@ def _run(mode: str, samples: int, size: int, folder: Path) -> tuple[float, float
             import ray
 
             ray.shutdown()
+        if pool is not None:
+            pool.shutdown()
     return took, warm
 
 

@@ -17,7 +17,7 @@ the app once first); settings and autosaves go to a temporary folder, so the
 user's layout and recent files are neither used nor touched. Needs an X
 server: uses $DISPLAY, else starts Xvfb.
 
-Target (README: "afterwards the app starts in a second or two"): responsive
+Target (issue): responsive
 <= 2.5 s on a 2-core machine.
 
 Run: .venv/bin/python benchmarks/bench_startup.py [--runs 7] [SCENE]

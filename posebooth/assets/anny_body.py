@@ -253,7 +253,7 @@ class AnnyBody:
             transforms, poses = m.get_bone_transforms(delta, rest["rest_bone_poses"])
             vertices = m.get_skinned_vertices(rest["rest_vertices"].expand(B, -1, -1), transforms)
             joints = poses[:, self._joint_bones, :3, 3]
-            # A weighted sum, not a matmul: see retarget._skew on BLAS calls.
+            # A weighted sum, not a BLAS matmul: see the note above retarget._skew.
             head_kp = (self._coco_weights[..., None] * vertices[:, None, self._coco_vertices]).sum(2)
             coco = torch.cat([head_kp, joints[:, _COCO_BODY]], 1)
         return BodyOutput(vertices=vertices.numpy(), joints=joints.numpy(), coco17=coco.numpy())

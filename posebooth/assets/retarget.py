@@ -342,16 +342,16 @@ def _frame(primary: torch.Tensor, secondary: torch.Tensor) -> torch.Tensor:
     return torch.stack([x, y, torch.linalg.cross(x, y)], -1)
 
 
-# [v]x picked from (0, x, y, z, -x, -y, -z), row by row: a few cheap ops at
-# batch 1, and no BLAS call (see _skew).
+# Small products in this module (and the COCO head keypoints) stay off BLAS:
+# MKL threads even tiny matmuls, and on a busy machine each threaded call can
+# wait a scheduler slice for its second thread (20 ms each measured on a
+# loaded 2-core box, where a whole batch-1 anny forward takes 5 ms). Products
+# of 3x3 matrices are fine: torch does those itself.
+# [v]x picked from (0, x, y, z, -x, -y, -z), row by row.
 _SKEW_INDEX = [0, 6, 2, 3, 0, 4, 5, 1, 0]
 
 
 def _skew(v: torch.Tensor) -> torch.Tensor:
-    # Small products here stay off BLAS (matmul of non-3x3 shapes): MKL threads
-    # even tiny ones, and on a busy machine each threaded call can wait a whole
-    # scheduler slice for its second thread, which made the retargeting cost
-    # more than the body it poses.
     return torch.cat((torch.zeros_like(v[..., :1]), v, -v), -1)[..., _SKEW_INDEX].unflatten(-1, (3, 3))
 
 

@@ -132,6 +132,37 @@ def _cmd_export(args) -> int:
     return EXIT_OK
 
 
+def _cmd_fit_smpl(args) -> int:
+    from posebooth.assets.body import BodyModelError
+    from posebooth.dataset.fit_smpl import FitError, fit_dataset
+    from posebooth.dataset.smpl_fitter import FitSettings
+    from posebooth.export.files import ExportError
+
+    for name, value, lo, hi in (("--points", args.points, 16, 100_000), ("--rounds", args.rounds, 0, 1000),
+                                ("--batch", args.batch, 1, 100_000)):
+        if value is not None and not lo <= value <= hi:
+            raise CliError(f"{name} {value}: must be between {lo} and {hi}")
+    if args.model_dir is not None and not Path(args.model_dir).expanduser().is_dir():
+        raise CliError(f"--model-dir {args.model_dir}: no such folder; give the folder that holds your licensed "
+                       f"model files as {args.model}/{args.model.upper()}_{args.gender.upper()}.npz (or .pkl)")
+    if args.device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise CliError("--device cuda: no CUDA device is available here; use --device cpu (slower)")
+    settings = FitSettings(**{k: v for k, v in (("points", args.points), ("rounds", args.rounds)) if v is not None})
+    try:
+        s = fit_dataset(args.dir, args.model, args.gender, args.model_dir, settings,
+                        device=None if args.device == "auto" else args.device, batch=args.batch,
+                        force=args.force, progress=not args.quiet)
+    except (FitError, BodyModelError, ExportError) as e:
+        raise CliError(str(e)) from None
+    f, j = s["fit_error_mm"], s["joint_error_mm"]
+    print(f"{args.dir}: {s['model'].upper()} ({s['gender']}) fitted to {s['bodies']} bodies in {s['shards']} "
+          f"shard(s) ({s['shards_fitted_now']} fitted now, on {s['device']}); surface error mean {f['mean']:.1f} mm, "
+          f"median {f['median']:.1f}, 95th {f['p95']:.1f}; joint error mean {j['mean']:.1f} mm, median "
+          f"{j['median']:.1f}, 95th {j['p95']:.1f} (in each shard's smpl_fit.npz, summary in dataset.json)")
+    return EXIT_OK
+
 def add_dataset_arguments(sub) -> None:
     ds = sub.add_parser("dataset", help="recipes: make varied, annotated datasets")
     dsub = ds.add_subparsers(dest="dataset_command", required=True)
@@ -159,6 +190,19 @@ def add_dataset_arguments(sub) -> None:
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_info)
+    p = dsub.add_parser("fit-smpl", help="fit your SMPL / SMPL-X model to every body of a finished dataset")
+    p.add_argument("dir", metavar="DIR")
+    p.add_argument("--model", required=True, choices=("smpl", "smplh", "smplx"))
+    p.add_argument("--gender", default="neutral", choices=("neutral", "male", "female"))
+    p.add_argument("--model-dir", default=None, metavar="PATH",
+                   help="the folder of your licensed model files (default: $POSEBOOTH_SMPL_DIR)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="default: cuda when there is one")
+    p.add_argument("--batch", type=int, default=None, help="bodies fitted at once (default 128 on cuda, 8 on cpu)")
+    p.add_argument("--points", type=int, default=None, help="sampled vertices per mesh in the surface term")
+    p.add_argument("--rounds", type=int, default=None, help="nearest-point rounds with the surface term")
+    p.add_argument("--force", action="store_true", help="fit again shards already fitted with these settings")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_fit_smpl)
     p = dsub.add_parser("export", help="write a dataset in another tool's layout (bedlam, hmr2, coco, anny)")
     p.add_argument("dir", metavar="DIR")
     p.add_argument("--format", required=True, metavar="FORMAT", help="bedlam, hmr2, coco or anny")

@@ -17,9 +17,8 @@ import re
 import sys
 
 from posebooth.cli.errors import EXIT_INCOMPLETE, EXIT_OK, CliError
-from posebooth.export.driver import DEFAULT_PASSES, POSE_CHUNK
+from posebooth.export.passes import DEFAULT_PASSES, PASSES, POSE_CHUNK
 from posebooth.export.process import prepare_export_process
-from posebooth.export.writer import PASSES
 
 
 SIZE_LIMITS = (8, 8192)  # CameraSpec's width / height bounds

@@ -5,9 +5,12 @@ writes them straight into the output folder, which every node must see at
 the same path (a shared filesystem: NFS, Lustre, a mounted bucket). A task
 that fails or whose node dies is retried (a retry skips the samples already
 on disk); a driver that dies leaves what was written, and a re-run resumes.
-With no address, a local Ray instance is started (and stopped at the end).
+With no address, a local Ray instance is started (and stopped at the end;
+a run killed with SIGKILL leaves it running: `ray stop` ends it).
 """
 from __future__ import annotations
+
+import logging
 
 MAX_RETRIES = 3
 
@@ -22,10 +25,11 @@ def run_on_ray(recipe_json: str, out_dir: str, chunks: list[list[int]], bar, add
 
     started_here = not ray.is_initialized()
     if started_here:
+        quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
         if address:
-            ray.init(address=address, log_to_driver=False)
-        else:
-            ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
+            ray.init(address=address, **quiet)
+        else:   # always a new instance: never a stray one a killed run left behind
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, **quiet)
     try:
         have = ray.cluster_resources().get("GPU", 0)
         if num_gpus and have < num_gpus:

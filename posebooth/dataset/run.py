@@ -24,7 +24,13 @@ FORMAT_NAME = "posebooth-recipe-dataset"
 FORMAT_VERSION = 1
 
 
-def _init_worker() -> None:
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """Local worker processes: spawned (fork would copy a live EGL context
+    and torch's threads), each ending itself if this process dies."""
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=init_worker)
+
+
+def init_worker() -> None:
     from posebooth.export.process import exit_with_parent
 
     exit_with_parent()
@@ -39,9 +45,11 @@ def _bar(total: int, done: int, progress: bool):
 
 def run_recipe(recipe: Recipe, out_dir, *, workers: int = 1, ray_address: str | None = None,
                use_ray: bool = False, progress: bool = True, recipe_text: str | None = None,
-               body_for=None, renderer=None, gpus_per_task: float | None = None) -> dict:
+               body_for=None, renderer=None, gpus_per_task: float | None = None, pool=None) -> dict:
     """Make every sample of `recipe` into out_dir; returns dataset.json.
-    With a model on Ray, each task takes `gpus_per_task` GPUs (default 1)."""
+    With a model on Ray, each task takes `gpus_per_task` GPUs (default 1).
+    pool: a ProcessPoolExecutor to use for workers > 1 (kept warm by the
+    caller across runs; its processes need `init_worker`)."""
     if gpus_per_task is None:
         gpus_per_task = 1.0 if recipe.generation.model else 0.0
     writer = SampleWriter(out_dir, run_settings(recipe), recipe_text)
@@ -58,17 +66,24 @@ def run_recipe(recipe: Recipe, out_dir, *, workers: int = 1, ray_address: str | 
             from posebooth.dataset.work import SampleMaker
 
             maker = SampleMaker(recipe, out, body_for=body_for, renderer=renderer)
-            for chunk in chunks:
-                for i in chunk:
-                    maker.make(i)
-                    bar.update(1)
-            maker.drain()
+            try:
+                for chunk in chunks:
+                    for i in chunk:
+                        maker.make(i)
+                        bar.update(1)
+            finally:
+                maker.close()
         else:
-            ctx = mp.get_context("spawn")   # fork would copy a live EGL context and torch's threads
-            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker) as pool:
+            own = pool is None
+            if own:
+                pool = worker_pool(workers)
+            try:
                 futures = [pool.submit(make_chunk, text, out, chunk) for chunk in chunks]
                 for fut in as_completed(futures):
                     bar.update(len(fut.result()))
+            finally:
+                if own:
+                    pool.shutdown(wait=True, cancel_futures=True)
     return finish(writer, recipe)
 
 
@@ -102,6 +117,7 @@ def finish(writer: SampleWriter, recipe: Recipe) -> dict:
         "control_kinds": s["control_kinds"], "generator": _generator(recipe), "body_models": [body_version],
         "shards_assembled": assembled, "stats": stats, "provenance": prov, "complete": done == recipe.samples,
     }
+    manifest.update(_kept_from_before(writer))
     writer.out.write_bytes("LICENSES.md", licenses_markdown(prov).encode("utf-8"))
     writer.out.write_bytes("dataset.json", (json.dumps(manifest, indent=1) + "\n").encode("utf-8"), fsync=True)
     return manifest
@@ -113,3 +129,16 @@ def _generator(recipe: Recipe) -> dict | None:
         return None
     return {"model": g.model, "steps": g.steps, "guidance": g.guidance, "controls": list(g.controls),
             "seed_policy": g.seed_policy, "clip_strategy": g.clip_strategy, "device": g.device, "dtype": g.dtype}
+
+
+KEPT_KEYS = ("smpl_fit",)   # written by later commands (dataset fit-smpl): a re-run keeps them
+
+
+def _kept_from_before(writer) -> dict:
+    from posebooth.files.safe_read import UserFileError, read_user_file
+
+    try:
+        before = json.loads(read_user_file(writer.out.path("dataset.json"), "dataset manifest", 1 << 26))
+    except (UserFileError, ValueError, OSError):
+        return {}
+    return {k: before[k] for k in KEPT_KEYS if isinstance(before, dict) and k in before}

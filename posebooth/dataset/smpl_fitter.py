@@ -8,14 +8,15 @@ sum of squares of these residuals (metres):
     priors   sqrt(prior) betas, sqrt(prior) (pose - exported pose)
 
 by Levenberg-Marquardt, each row with its own damping and its own accept
-test (rows never interact), the Jacobian by forward-mode autodiff. First the
+test (rows never interact); the Jacobian of the joint chain by forward-mode
+autodiff, the vertices' from it by the chain rule. First the
 joint term alone (it sets the pose and bone lengths from far away), then ICP
 rounds: match nearest points (without gradient, against every vertex of the
 other mesh), then a few LM steps on those matches.
 
-The model is posed with smplx's own lbs helpers (blend_shapes,
-batch_rodrigues, batch_rigid_transform) on the module's buffers, only at the
-vertices a residual needs; tests check the result against smplx's forward.
+The model is posed as smplx's lbs does, with its own batch_rodrigues and
+batch_rigid_transform, on the module's buffers, only at the vertices a
+residual needs; tests check the result against smplx's forward.
 The pelvis, not smplx's transl, is the parameter: transl_smplx = pelvis -
 J0(betas) follows the shape.
 """
@@ -37,9 +38,9 @@ MAX_TURN = 0.3        # radians: the largest change of one rotation component in
 
 @dataclass(frozen=True)
 class FitSettings:
-    joint_steps: int = 12       # LM steps on the joints alone
-    rounds: int = 6             # ICP rounds with the surface term
-    round_steps: int = 3        # LM steps per round
+    joint_steps: int = 15       # LM steps on the joints alone
+    rounds: int = 10            # ICP rounds with the surface term
+    round_steps: int = 2        # LM steps per round
     points: int = 1024          # sampled vertices per mesh in the surface term
     surface: float = 1.0
     joints: float = 1.0
@@ -56,6 +57,7 @@ class Fit:
     global_orient: np.ndarray   # (B, 3)
     body_pose: np.ndarray       # (B, 69): SMPL's 23 joints; SMPL-H/X leave rows 21, 22 (hands) zero
     transl_smplx: np.ndarray    # (B, 3): smplx's transl (pelvis - J0(betas))
+    j0: np.ndarray              # (B, 3): the rest pelvis J0(betas); j0 + transl_smplx is the pelvis
     joints: np.ndarray          # (B, 24, 3) world
     vertices: torch.Tensor      # (B, V, 3) world, on the fitter's device
 
@@ -69,6 +71,11 @@ def nearest(queries: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
             for lo in range(0, queries.shape[1], step):
                 out[b, lo:lo + step] = torch.cdist(queries[b, lo:lo + step], candidates[b]).argmin(1)
     return out
+
+
+def _apply(m: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """(..., 3, 3) @ (..., 3) per vertex, broadcast: einsum would make it one tiny matmul per vertex."""
+    return (m * v[..., None, :]).sum(-1)
 
 
 def _gather(points: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -87,7 +94,7 @@ class SmplFitter:
         reg = dev(m.J_regressor)
         self.j_template = reg @ self.v_template                        # J(betas) is linear in betas
         self.j_dirs = torch.einsum("jv,vcl->jcl", reg, self.shapedirs)
-        self.parents = m.parents.to(self.device)
+        self.parents = m.parents.cpu()   # walked joint by joint in Python: no device sync per joint
         mean = getattr(m, "pose_mean", None)   # SMPL-H/X (flat hands: zero); SMPL has none
         self.pose_mean = dev(mean) if mean is not None and mean.numel() == n_joints * 3 else None
         self.n_body = 23 if body.kind == "smpl" else 21
@@ -109,9 +116,9 @@ class SmplFitter:
         nb = 3 * self.n_body
         return x[:, :3], x[:, 3:3 + nb], x[:, 3 + nb:6 + nb], x[:, 6 + nb:]
 
-    def pose(self, x, index=None, vertices: bool = True):
-        """World SMPL-24 joints (B, 24, 3), vertices (B, V or K, 3) (all, or those in index
-        (B, K); None when not asked for) and smplx's transl (B, 3) for parameters x (B, n_params)."""
+    def _chain(self, x):
+        """The small, nonlinear part of posing: world SMPL-24 joints, the joints' skinning
+        transforms, the pose-blend feature and the shift that puts the pelvis in place."""
         from smplx.lbs import batch_rigid_transform, batch_rodrigues
 
         go, body, pelvis, betas = self._split(x)
@@ -122,47 +129,78 @@ class SmplFitter:
         rots = batch_rodrigues(full.reshape(-1, 3)).reshape(b, -1, 3, 3)
         rest_joints = self.j_template + torch.einsum("jcl,bl->bjc", self.j_dirs, betas)
         joints, rel = batch_rigid_transform(rots, rest_joints, self.parents, dtype=torch.float32)
-        transl = pelvis - joints[:, 0]      # the chain turns the body about J0(betas), which stays put
-        if not vertices:
-            return joints[:, self.smpl24] + transl[:, None], None, transl
-        if index is None:
-            vt, sd, pd, w = self.v_template[None], self.shapedirs[None], self.posedirs[None], self.lbs_weights[None]
-        else:
-            vt, sd, pd, w = self.v_template[index], self.shapedirs[index], self.posedirs[index], self.lbs_weights[index]
+        shift = pelvis - joints[:, 0]      # the chain turns the body about J0(betas), which stays put
         feature = (rots[:, 1:] - torch.eye(3, device=self.device)).reshape(b, -1)
-        posed = vt + torch.einsum("bkcl,bl->bkc", sd.expand(b, -1, -1, -1), betas) \
-            + torch.einsum("bkcp,bp->bkc", pd.expand(b, -1, -1, -1), feature)
-        t = torch.einsum("bkj,bjmn->bkmn", w.expand(b, -1, -1), rel)
-        verts = torch.einsum("bkij,bkj->bki", t[..., :3, :3], posed) + t[..., :3, 3]
-        return joints[:, self.smpl24] + transl[:, None], verts + transl[:, None], transl
+        return joints[:, self.smpl24] + shift[:, None], rel, feature, shift
 
-    def _residuals(self, x, data: dict):
-        s = self.settings
-        _, body, _, betas = self._split(x)
-        index = data.get("index")
-        joints, verts, _ = self.pose(x, index, vertices=index is not None)
-        parts = [((joints - data["joints"]) * (s.joints * self.joint_weights / 24)[:, None].sqrt()).flatten(1),
-                 betas * s.betas_prior ** 0.5,
-                 (torch.cat([x[:, :3], body], 1) - data["pose0"]) * s.pose_prior ** 0.5]
-        if index is not None:
-            n = data["to_model_points"].shape[1]
-            model_q, model_m = verts[:, :n], verts[:, n:]          # model points matched / that look
-            parts.append(((data["to_model_points"] - model_q) * (s.surface / n) ** 0.5).flatten(1))
-            parts.append(((model_m - data["to_target_points"]) * (s.surface / model_m.shape[1]) ** 0.5).flatten(1))
-        return torch.cat(parts, 1)
+    def _buffers(self, index, b: int):
+        if index is None:
+            return tuple(a[None].expand(b, *a.shape) for a in
+                         (self.v_template, self.shapedirs, self.posedirs, self.lbs_weights))
+        return self.v_template[index], self.shapedirs[index], self.posedirs[index], self.lbs_weights[index]
+
+    def _skin(self, betas, rel, feature, buffers):
+        """Linear blend skinning of the vertices in buffers (smplx.lbs's last steps)."""
+        vt, sd, pd, w = buffers
+        posed = vt + torch.einsum("bkcl,bl->bkc", sd, betas) + torch.einsum("bkcp,bp->bkc", pd, feature)
+        t = torch.einsum("bkj,bjmn->bkmn", w, rel)
+        return _apply(t[..., :3, :3], posed) + t[..., :3, 3], posed, t
+
+    def pose(self, x, index=None, vertices: bool = True):
+        """World SMPL-24 joints (B, 24, 3), vertices (B, V or K, 3) (all, or those in index
+        (B, K); None when not asked for) and smplx's transl (B, 3) for parameters x (B, n_params)."""
+        joints, rel, feature, shift = self._chain(x)
+        if not vertices:
+            return joints, None, shift
+        verts = self._skin(self._split(x)[3], rel, feature, self._buffers(index, x.shape[0]))[0]
+        return joints, verts + shift[:, None], shift
+
+    def _residuals(self, x, data: dict, jacobian: bool = False):
+        """Residuals (B, R) and, if asked, their Jacobian (B, R, P). The chain's Jacobian
+        comes from forward-mode autodiff (vmap over the P tangents); the vertices', by the
+        chain rule through the skinning, which is linear in what the chain gives (vmap
+        through the big skinning einsums would copy the pose blend shapes P times)."""
+        from torch.func import jvp, vmap
+
+        s, b, p = self.settings, x.shape[0], x.shape[1]
+        nb = 3 * self.n_body
+        weights = (s.joints * self.joint_weights / 24).sqrt()[:, None]
+        joints, rel, feature, shift = self._chain(x)
+        pose, betas = x[:, :3 + nb], x[:, 6 + nb:]
+        res = [((joints - data["joints"]) * weights).flatten(1), betas * s.betas_prior ** 0.5,
+               (pose - data["pose0"]) * s.pose_prior ** 0.5]
+        if jacobian:
+            tangents = torch.eye(p, device=self.device)[:, None, :].expand(p, b, p)
+            d_joints, d_rel, d_feature, d_shift = vmap(lambda v: jvp(self._chain, (x,), (v,))[1])(tangents)
+            d_betas = tangents[..., 6 + nb:]
+            jac = [(d_joints * weights).flatten(2), d_betas * s.betas_prior ** 0.5,
+                   tangents[..., :3 + nb] * s.pose_prior ** 0.5]
+        if "index" in data:
+            buffers = self._buffers(data["index"], b)
+            verts, posed, t = self._skin(betas, rel, feature, buffers)
+            verts = verts + shift[:, None]
+            n, m = data["to_model_points"].shape[1], data["to_target_points"].shape[1]
+            cq, cm = (s.surface / n) ** 0.5, (s.surface / m) ** 0.5
+            res += [((data["to_model_points"] - verts[:, :n]) * cq).flatten(1),
+                    ((verts[:, n:] - data["to_target_points"]) * cm).flatten(1)]
+            if jacobian:
+                _, sd, pd, w = buffers
+                dt = torch.einsum("bkj,nbjmo->nbkmo", w, d_rel)
+                d_posed = torch.einsum("bkcl,nbl->nbkc", sd, d_betas) + torch.einsum("bkcp,nbp->nbkc", pd, d_feature)
+                d_verts = _apply(dt[..., :3, :3], posed) + dt[..., :3, 3] + _apply(t[..., :3, :3], d_posed) \
+                    + d_shift[:, :, None]
+                jac += [(-d_verts[:, :, :n] * cq).flatten(2), (d_verts[:, :, n:] * cm).flatten(2)]
+        r = torch.cat(res, 1)
+        return (r, torch.cat(jac, 2).permute(1, 2, 0)) if jacobian else r
 
     def _lm(self, x, data: dict, steps: int, damping: torch.Tensor):
         """Levenberg-Marquardt steps, each row accepted or rejected on its own."""
-        from torch.func import jvp, vmap
-
-        b, p = x.shape
-        tangents = torch.eye(p, device=self.device)[:, None, :].expand(p, b, p)
-        f = lambda y: self._residuals(y, data)  # noqa: E731
         with torch.no_grad():
-            r = f(x)
+            r = self._residuals(x, data)
             cost = (r ** 2).sum(1)
             for _ in range(steps):
-                jac = vmap(lambda v: jvp(f, (x,), (v,))[1])(tangents).permute(1, 2, 0).double()   # (B, R, P)
+                r, jac = self._residuals(x, data, jacobian=True)
+                jac = jac.double()
                 g = (jac.transpose(1, 2) @ r.double()[..., None])[..., 0]
                 h = jac.transpose(1, 2) @ jac
                 diag = torch.diagonal(h, dim1=1, dim2=2)
@@ -170,11 +208,9 @@ class SmplFitter:
                 step = torch.linalg.solve(a, -g).float()
                 turn = step[:, :3 + 3 * self.n_body].abs().amax(1, keepdim=True)
                 step = step * (MAX_TURN / turn).clamp(max=1.0)           # no wrap-around in one step
-                r_new = f(x + step)
-                cost_new = (r_new ** 2).sum(1)
+                cost_new = (self._residuals(x + step, data) ** 2).sum(1)
                 better = torch.isfinite(cost_new) & (cost_new < cost)
                 x = torch.where(better[:, None], x + step, x)
-                r = torch.where(better[:, None], r_new, r)
                 cost = torch.where(better, cost_new, cost)
                 damping = torch.where(better, damping / 3, damping * 4).clamp(1e-9, 1e9)
         return x, damping
@@ -182,6 +218,15 @@ class SmplFitter:
     def fit(self, target_vertices, target_joints, global_orient, body_pose, pelvis, betas=None) -> Fit:
         """Fit B rows. Targets: world vertices (B, Vt, 3) and SMPL-24 joints (B, 24, 3);
         the initial pose (B, 3), (B, 69) and pelvis (B, 3); betas start at zero unless given."""
+        threads = torch.get_num_threads()
+        if self.device.type == "cpu":   # hundreds of tiny ops per step: torch's threads only add waits
+            torch.set_num_threads(1)     # (3-7x slower with 2 threads, measured)
+        try:
+            return self._fit(target_vertices, target_joints, global_orient, body_pose, pelvis, betas)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _fit(self, target_vertices, target_joints, global_orient, body_pose, pelvis, betas) -> Fit:
         s = self.settings
         t = lambda a: torch.as_tensor(np.asarray(a, dtype=np.float32), device=self.device)  # noqa: E731
         tv, tj = t(target_vertices), t(target_joints)
@@ -204,9 +249,9 @@ class SmplFitter:
             x, damping = self._lm(x, data, s.round_steps, damping.clamp(min=1e-3))
         with torch.no_grad():
             joints, verts, transl = self.pose(x)
-            go, body, _, beta = self._split(x)
+            go, body, pelvis, beta = self._split(x)
             body69 = torch.zeros(b, 69, device=self.device)
             body69[:, :3 * self.n_body] = body
         n = lambda a: a.detach().cpu().numpy().astype(np.float32)  # noqa: E731
         return Fit(betas=n(beta), global_orient=n(go), body_pose=n(body69), transl_smplx=n(transl),
-                   joints=n(joints), vertices=verts)
+                   j0=n(pelvis - transl), joints=n(joints), vertices=verts)

@@ -36,6 +36,7 @@ class SampleMaker:
         torch.set_num_threads(1)
         if body_for is None:
             from posebooth.assets.registry import get_body as body_for
+        self._own_renderer = renderer is None
         if renderer is None:
             from posebooth.viewport.headless import HeadlessRenderer
             renderer = HeadlessRenderer()
@@ -93,6 +94,12 @@ class SampleMaker:
         while self._in_flight:
             self._in_flight.popleft().result()
 
+    def close(self) -> None:
+        self.drain()
+        self._pool.shutdown(wait=True)
+        if self._own_renderer:
+            self.renderer.close()
+
 
 def load_model(recipe: Recipe):
     """The recipe's diffusion model, loaded once per process; its ControlNets
@@ -116,7 +123,9 @@ def maker_for(recipe_json: str, out_dir: str) -> SampleMaker:
     recipe = Recipe.model_validate_json(recipe_json)
     key = f"{recipe.digest()}:{out_dir}"
     if key not in _MAKERS:
-        _MAKERS.clear()          # one run at a time per process
+        for old in _MAKERS.values():   # one run at a time per process
+            old.close()
+        _MAKERS.clear()
         _MAKERS[key] = SampleMaker(recipe, out_dir)
     return _MAKERS[key]
 

@@ -15,13 +15,12 @@ from typing import Callable, Protocol
 
 import numpy as np
 
+from posebooth.export.passes import DEFAULT_PASSES, POSE_CHUNK
 from posebooth.export.writer import DatasetWriter
 from posebooth.frame.controls import scene_control_kinds
 from posebooth.frame.render import RenderedFrame, render_frame
 from posebooth.frame.sizes import with_size
 
-POSE_CHUNK = 16  # frames posed per batched body call
-DEFAULT_PASSES = ("render", "depth", "normal", "parts", "mask", "control", "overlay")
 
 
 @dataclass(frozen=True)

@@ -144,7 +144,10 @@ class WorkerSteps:
         """Free the clip's state on the worker thread (after any running step)."""
         if self._run is not None:
             run, self._run = self._run, None
-            self._worker.call(lambda backend, cancelled: run.close())
+            try:
+                self._worker.call(lambda backend, cancelled: run.close())
+            except RuntimeError:   # the worker has shut down (app quit): nothing holds the state
+                run.close()
 
 
 def worker_generator(worker, gen, model: Mapping[str, Any], *, seed: int | None = None,

@@ -42,11 +42,10 @@ from posebooth.export.bookkeeping import (FRAMES_DIR, STATE_DIR, STATE_FILE, loa
                                           stack_rows)
 from posebooth.export.files import ExportError, SafeOut
 from posebooth.export.frame_files import write_frame_files
+from posebooth.export.passes import IMAGE_PASSES, PASSES
 
 FORMAT_NAME = "posebooth-dataset"
 FORMAT_VERSION = 1
-PASSES = ("render", "depth", "normal", "parts", "mask", "control", "overlay", "mesh")
-IMAGE_PASSES = ("render", "depth", "normal", "parts", "mask", "overlay")
 OUTPUT_FOLDERS = (*PASSES, "rgb")   # the folders of frame files
 
 

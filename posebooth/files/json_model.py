@@ -96,8 +96,12 @@ def key_path(loc: tuple) -> str:
     return out or "(top level)"
 
 
-def parse_json(text: str | bytes, origin: str, error: Callable[[str], Exception] = JsonFileError) -> Any:
-    """Strict JSON text (or UTF-8 bytes) -> Python data; faults raise `error`."""
+def parse_json(text: str | bytes, origin: str, error: Callable[[str], Exception] = JsonFileError,
+               overflow_to_inf: bool = False) -> Any:
+    """Strict JSON text (or UTF-8 bytes) -> Python data; faults raise `error`.
+    overflow_to_inf: a number too large for a float reads as inf, for a
+    caller whose validation then names the field (NaN and Infinity, which
+    JSON does not allow, are refused either way)."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -107,16 +111,17 @@ def parse_json(text: str | bytes, origin: str, error: Callable[[str], Exception]
     if not text.strip():
         raise error(f"{origin}: the file is empty; it must hold a JSON object")
     try:
-        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float,
+        data = json.loads(text, parse_constant=_no_constant, parse_float=float if overflow_to_inf else _finite_float,
                           object_pairs_hook=_no_duplicates)
     except _Refused as e:
         raise error(f"{origin}: {e}") from None
     except json.JSONDecodeError as e:
-        raise error(f"{origin}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}") from None
+        hint = " (the file looks truncated)" if e.pos >= len(text.rstrip()) else ""
+        raise error(f"{origin}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}{hint}") from None
     except RecursionError:
         raise error(f"{origin}: JSON nested too deeply (at most {MAX_DEPTH} levels)") from None
-    except ValueError as e:   # e.g. an integer of more than 4300 digits
-        raise error(f"{origin}: not usable JSON ({e})") from None
+    except ValueError as e:   # Python refuses integers of more than 4300 digits
+        raise error(f"{origin}: a number in the file is too long to read ({str(e).split(':')[0]})") from None
     if _depth(data) > MAX_DEPTH:
         raise error(f"{origin}: JSON nested too deeply (at most {MAX_DEPTH} levels)")
     return data

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
-from posebooth.pipeline.backends import Backend, StepCallback
-from posebooth.pipeline.cross_frame import FrameAnchor, installed
-from posebooth.pipeline.errors import GenerationCancelled
 from posebooth.frame.request import GenerationRequest, GenerationResult, new_request_id
+from posebooth.pipeline.errors import GenerationCancelled
+
+if TYPE_CHECKING:   # importing the backends imports torch: not needed to describe a clip
+    from posebooth.pipeline.backends import Backend, StepCallback
 
 STRATEGIES = ("fixed-seed", "previous-frame", "cross-frame-attention")
 
@@ -54,7 +55,11 @@ class ClipRun:
         self.seed: int | None = options.seed
         self.frames_done = 0
         self._previous: GenerationResult | None = None
-        self._anchor = FrameAnchor() if options.strategy == "cross-frame-attention" else None
+        self._anchor = None
+        if options.strategy == "cross-frame-attention":
+            from posebooth.pipeline.cross_frame import FrameAnchor
+
+            self._anchor = FrameAnchor()
         self._processors: dict | None = None
 
     def step(self, frame: GenerationRequest, on_step: StepCallback | None = None) -> GenerationResult:
@@ -69,6 +74,8 @@ class ClipRun:
         if self._anchor is None:
             result = self.backend.generate(req, on_step)
         else:
+            from posebooth.pipeline.cross_frame import installed
+
             with installed(self.backend.pipe.unet, self._anchor, self._processors) as procs:
                 self._processors = procs
                 self._anchor.start_frame("record" if k == 0 else "replay")

@@ -8,6 +8,7 @@ import os
 
 from pydantic import ValidationError
 
+from posebooth.files.json_model import parse_json
 from posebooth.files.safe_read import UserFileError, read_user_file
 from posebooth.scene.model import SCENE_FORMAT, SCENE_VERSION, Scene, number_text
 
@@ -16,19 +17,6 @@ MAX_SCENE_BYTES = 64 * 1024 * 1024
 
 class SceneError(ValueError):
     """A scene file or text is unusable; the message names what is wrong."""
-
-
-def _reject_constant(name: str):
-    raise SceneError(f"the file contains {name}, which is not a number JSON allows")
-
-
-def _no_duplicate_keys(pairs):
-    obj = {}
-    for key, value in pairs:
-        if key in obj:
-            raise SceneError(f"the key {key!r} appears twice in one object")
-        obj[key] = value
-    return obj
 
 
 def _shown(value) -> str:
@@ -55,17 +43,9 @@ def _describe(err: ValidationError) -> str:
 
 def scene_from_json(text: str, source: str = "scene") -> Scene:
     """Parse and validate scene JSON text; raises SceneError."""
-    try:
-        data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
-    except SceneError as e:
-        raise SceneError(f"{source}: {e}") from None
-    except json.JSONDecodeError as e:
-        hint = " (the file looks truncated)" if e.pos >= len(text.rstrip()) else ""
-        raise SceneError(f"{source}: not valid JSON at line {e.lineno}, column {e.colno}: {e.msg}{hint}") from None
-    except RecursionError:
-        raise SceneError(f"{source}: JSON nested too deeply") from None
-    except ValueError as e:   # Python refuses integers of more than 4300 digits
-        raise SceneError(f"{source}: a number in the file is too long to read ({str(e).split(':')[0]})") from None
+    # Strict JSON (the one parser of users' JSON files); an overflowing number
+    # reaches validation, which names its field.
+    data = parse_json(text, source, SceneError, overflow_to_inf=True)
     if not isinstance(data, dict):
         raise SceneError(f"{source}: a scene is a JSON object, found {type(data).__name__}")
     if data.get("format") != SCENE_FORMAT:

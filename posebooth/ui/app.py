@@ -41,6 +41,13 @@ def run_app(scene_path=None, window_factory=None, build_body=None) -> int:
     """Run the app until its window closes. `window_factory` and `build_body`
     replace the MainWindow and the anny build (tests: fake body, no GL)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # PySide6's import hook inspects every module imported after it, which
+    # touches pydantic's lazy attributes; were pydantic's validators first
+    # imported on the body thread meanwhile, Python's deadlock avoidance
+    # would hand one thread the half-imported module (an ImportError seen
+    # at start-up). Import them here, before any second thread starts.
+    import pydantic._internal._validators  # noqa: F401
+    import pydantic.errors  # noqa: F401
     app = make_app()
     startup_probe.mark("app")
     from posebooth.ui.body_warmup import BodyWarmup

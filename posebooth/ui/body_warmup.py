@@ -30,8 +30,15 @@ def anny_cache_is_warm() -> bool:
 
 
 def _build_default_body() -> None:
+    import numpy as np
+
     from posebooth.assets.anny_body import get_anny_body   # imports torch: on the worker thread
-    get_anny_body()
+    from posebooth.viewport.renderer import closed_outward_cached
+
+    body = get_anny_body()
+    # The renderer's per-topology mesh check, done here rather than in the first paint.
+    rest = body.forward(np.zeros((1, 3), np.float32), np.zeros((1, 23, 3), np.float32), np.zeros((1, 3), np.float32))
+    closed_outward_cached(body.faces, np.asarray(rest.vertices[0]))
 
 
 class BodyWarmup(QObject):

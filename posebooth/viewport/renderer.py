@@ -80,6 +80,20 @@ class RenderPasses:
     size: tuple[int, int] = field(default=(0, 0))  # (W, H)
 
 
+_CLOSED: dict[bytes, bool] = {}   # faces digest -> is_closed_outward, per topology
+
+
+def closed_outward_cached(faces: np.ndarray, vertices: np.ndarray) -> bool:
+    """is_closed_outward, once per topology for the whole process (a body's
+    loader can call it off the GUI thread, so the first draw does not)."""
+    import hashlib
+
+    key = hashlib.blake2b(np.ascontiguousarray(faces).tobytes(), digest_size=16).digest()
+    if key not in _CLOSED:
+        _CLOSED[key] = is_closed_outward(faces, vertices)
+    return _CLOSED[key]
+
+
 def is_closed_outward(faces: np.ndarray, vertices: np.ndarray) -> bool:
     """True when the mesh is a closed, consistently wound surface facing
     outwards: every directed edge appears once and its reverse once, and the
@@ -217,7 +231,7 @@ class Renderer:
             self._n_indices = sum(m.faces.size for m in meshes)
             self._topology = key
             self._normals = [None] * len(meshes)   # built on first use
-            self._closed = [is_closed_outward(m.faces, m.vertices) for m in meshes]
+            self._closed = [closed_outward_cached(m.faces, m.vertices) for m in meshes]
         first = np.cumsum([0] + [m.faces.size for m in meshes])
         self._draws = [(int(first[k]), m) for k, m in enumerate(meshes)]
         self._pos.write([m.vertices for m in meshes])

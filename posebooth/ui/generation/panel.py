@@ -25,6 +25,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMenu,
                                QMessageBox, QProgressBar, QPushButton, QScrollArea, QSplitter, QToolButton,
                                QVBoxLayout, QWidget)
+from superqt.utils import QSignalDebouncer
 
 from posebooth.frame.controls import usable_kinds
 from posebooth.frame.sizes import camera_at_size, generation_size
@@ -83,12 +84,14 @@ class GenerationPanel(QWidget):
         self._presets: dict = {}
         self._build()
         self._wire()
-        self.refresh_models()
         self._refresh_size()
         app = QCoreApplication.instance()
         if app is not None:
             app.aboutToQuit.connect(self.shutdown)
-        GenerationBridge.warm_up()
+        # After the window is up: listing the models checks the Hugging Face
+        # cache, and the worker's warm-up imports torch's diffusion stack.
+        QTimer.singleShot(0, self.refresh_models)
+        QTimer.singleShot(0, GenerationBridge.warm_up)
 
     # ---- layout -------------------------------------------------------------------------
     def _build(self) -> None:
@@ -212,9 +215,8 @@ class GenerationPanel(QWidget):
         lay.addWidget(self.splitter)
         self._sized = False
 
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(DEBOUNCE_MS)
+        self._debounce = QSignalDebouncer(parent=self)   # auto-preview once edits pause
+        self._debounce.setTimeout(DEBOUNCE_MS)
 
     def _wire(self) -> None:
         b, d = self.bridge, self.doc
@@ -236,7 +238,7 @@ class GenerationPanel(QWidget):
         self.history.entryActivated.connect(self.show_result)
         self.export_frame_btn.clicked.connect(self.export_frame)
         self.export_clip_btn.clicked.connect(self.export_clip)
-        self._debounce.timeout.connect(self._auto_preview_now)
+        self._debounce.triggered.connect(self._auto_preview_now)
         self.auto_preview.toggled.connect(self._scene_edited)
         self.preview_scale.currentIndexChanged.connect(self._refresh_size)
         for sig in (d.personChanged, d.cameraChanged, d.frameChanged, d.sceneReplaced):
@@ -359,7 +361,7 @@ class GenerationPanel(QWidget):
 
     def _scene_edited(self, *args) -> None:
         if self.auto_preview.isChecked() and self._model_ready():
-            self._debounce.start()
+            self._debounce.throttle()
 
     def _auto_preview_now(self) -> None:
         if self.auto_preview.isChecked() and self._model_ready():
@@ -527,7 +529,7 @@ class GenerationPanel(QWidget):
         if self.export_job is not None:
             self.export_job.cancel()
             self.export_job.wait(10)
-        self._debounce.stop()
+        self._debounce.cancel()
         self.builder.shutdown()
         self.bridge.shutdown()
         with self._renderer_lock:
