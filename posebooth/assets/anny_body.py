@@ -30,6 +30,36 @@ _COCO_BODY = [COCO17_FROM_SMPL[k] for k in range(5, 17)]                    # CO
 _CACHED_SHAPES = 64   # rest models kept (per-shape cache of AnnyBody._rest)
 
 
+def _install_concrete_broadcast_shapes() -> None:
+    """torch.broadcast_shapes without sympy for plain integer shapes.
+
+    roma (inside anny) calls torch.broadcast_shapes on every rigid transform;
+    torch's implementation imports its symbolic-shape machinery, and with it
+    sympy, on first use: 0.3 s of the app's start-up (measured), for shapes
+    that are always plain integers here. Those get numpy's broadcasting (the
+    same rule); anything else (symbolic sizes, tracing) goes to torch's own.
+    """
+    import numpy as np
+    import torch
+
+    original = torch.broadcast_shapes
+    if getattr(original, "_posebooth_concrete", False):
+        return
+
+    def broadcast_shapes(*shapes):
+        dims = [(s,) if isinstance(s, int) else s for s in shapes]
+        if torch.jit.is_tracing() or not all(type(d) is int for s in dims for d in s):
+            return original(*shapes)
+        try:
+            return torch.Size(np.broadcast_shapes(*[tuple(s) for s in dims]))
+        except ValueError as e:   # torch's error type for shapes that do not broadcast
+            raise RuntimeError(str(e)) from None
+
+    broadcast_shapes._posebooth_concrete = True
+    broadcast_shapes.__doc__ = original.__doc__
+    torch.broadcast_shapes = broadcast_shapes
+
+
 def _import_anny():
     """Import anny (and anny.paths) without importing TorchDynamo.
 
@@ -39,6 +69,7 @@ def _import_anny():
     torch.compile, where that wrapper matters, so a no-op `disable` stands in
     while anny imports; the real torch._dynamo stays importable as usual.
     """
+    _install_concrete_broadcast_shapes()
     if "anny.paths" in sys.modules or "torch._dynamo" in sys.modules:
         import anny
         import anny.paths  # noqa: F401

@@ -19,10 +19,10 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from posebooth.assets.joint_limits import clamp_rotvec, within_limits
 from posebooth.assets.smpl_skeleton import JOINT_INDEX, PARENTS, chain, rotation_matrices
+from posebooth.scene.rotation import Rotation
 from posebooth.scene.tracks import PoseState
 
 _J = JOINT_INDEX

@@ -28,9 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from posebooth.assets.smpl_skeleton import JOINT_INDEX, JOINT_NAMES, MIRROR
+from posebooth.scene.rotation import Rotation
 from posebooth.scene.tracks import PoseState
 
 _AXES = {"x": 0, "y": 1, "z": 2}

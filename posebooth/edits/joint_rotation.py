@@ -9,9 +9,9 @@ global = the joint's orientation in world axes, parent chain included.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from posebooth.assets.smpl_skeleton import PARENTS, world_rotations
+from posebooth.scene.rotation import Rotation
 from posebooth.scene.tracks import PoseState
 
 ORDER = "xyz"

@@ -66,11 +66,13 @@ def slerp_rotvecs(a: np.ndarray, b: np.ndarray, t) -> np.ndarray:
     """Per-row shortest-path slerp between two (N, 3) axis-angle arrays, at
     one fraction t or one per row ((N,)). The one slerp of the project
     (key interpolation, motion resampling)."""
-    from scipy.spatial.transform import Rotation
+    from posebooth.scene.rotation import Rotation
 
     a = np.asarray(a, dtype=np.float64).reshape(-1, 3)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 3)
     t = np.broadcast_to(np.asarray(t, dtype=np.float64), (len(a),))
+    if np.all(t <= 0.0) or np.all(t >= 1.0):   # on a key: exactly that key (and no scipy to import)
+        return (a if np.all(t <= 0.0) else b).copy()
     ra = Rotation.from_rotvec(a)
     step = (ra.inv() * Rotation.from_rotvec(b)).as_rotvec() * t[:, None]   # rotvec angle <= pi: shortest path
     out = (ra * Rotation.from_rotvec(step)).as_rotvec()

@@ -8,13 +8,13 @@ drag restores exactly. Coordinates are framebuffer pixels of `camera`.
 from __future__ import annotations
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from posebooth.assets.ik import solve_ik_on_body
 from posebooth.assets.joint_limits import clamp_rotvec
 from posebooth.assets.smpl_skeleton import JOINT_NAMES, PARENTS, rotation_matrices
 from posebooth.assets.smpl_skeleton import world_rotations as _world_rotations
 from posebooth.scene.camera import Camera
+from posebooth.scene.rotation import Rotation
 from posebooth.scene.tracks import PoseState
 from posebooth.viewport.gizmo import Gizmo, RotationDrag
 from posebooth.viewport.picking import pixel_ray, ray_plane, view_plane_point

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from posebooth.scene.camera import Camera
+from posebooth.scene.rotation import Rotation
 
 AXIS_COLORS = ((0.95, 0.25, 0.3), (0.45, 0.85, 0.2), (0.25, 0.5, 1.0))
 VIEW_RING_COLOR = (0.95, 0.95, 0.95)
