@@ -15,6 +15,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 TIME_LIMIT_S = 120          # generous on a loaded 2-core machine; a hang is killed at this bound
 MEMORY_LIMIT_KB = 6_000_000  # virtual memory: torch + anny need ~2.5 GB; a runaway allocation dies here
@@ -55,3 +57,24 @@ def assert_clear_error(answer: Answer, *must_name: str, exit_code: int = 2) -> s
     for name in must_name:
         assert name in line, f"{name!r} not named in: {line}"
     return line
+
+
+@pytest.fixture()
+def env(tmp_path):
+    """Isolated config, HOME and Hugging Face cache folders for run_cli (the
+    anny cache stays the project's). Import it into a test module to use it."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "home").mkdir()
+    return {"POSEBOOTH_CONFIG_DIR": str(tmp_path / "config"), "HOME": str(tmp_path / "home"),
+            "HF_HOME": str(tmp_path / "home" / "hf"), "POSEBOOTH_CACHE_DIR": os.environ["POSEBOOTH_CACHE_DIR"]}
+
+
+@pytest.fixture()
+def scene_file(tmp_path):
+    """A starter scene saved as a file."""
+    from posebooth.assets.starter import starter_scene
+    from posebooth.scene.io import save_scene
+
+    path = tmp_path / "scene.json"
+    save_scene(starter_scene(), path)
+    return path

@@ -8,26 +8,15 @@ import os
 
 import pytest
 
-from hostile_harness import assert_clear_error, run_cli
+from hostile_harness import assert_clear_error, env, run_cli, scene_file  # noqa: F401 (fixtures)
 from posebooth.assets.starter import starter_scene
 from posebooth.scene.io import save_scene
 
 ALLOWED = "a diffusers folder or a .safetensors file"
 
 
-@pytest.fixture()
-def env(tmp_path):
-    (tmp_path / "config").mkdir()
-    (tmp_path / "home").mkdir()
-    return {"POSEBOOTH_CONFIG_DIR": str(tmp_path / "config"), "HOME": str(tmp_path / "home"),
-            "HF_HOME": str(tmp_path / "home" / "hf"), "POSEBOOTH_CACHE_DIR": os.environ["POSEBOOTH_CACHE_DIR"]}
 
 
-@pytest.fixture()
-def scene_file(tmp_path):
-    path = tmp_path / "scene.json"
-    save_scene(starter_scene(), path)
-    return path
 
 
 def _render(scene_file, tmp_path, model, env):

@@ -12,9 +12,7 @@ from importlib import resources
 
 import pytest
 
-from hostile_harness import assert_clear_error, run_cli
-from posebooth.assets.starter import starter_scene
-from posebooth.scene.io import save_scene
+from hostile_harness import assert_clear_error, env, run_cli, scene_file  # noqa: F401 (fixtures)
 
 FILE = "model_presets.json"
 GOOD = {"pipeline": "sd15-controlnet", "base": "someone/base-model"}
@@ -29,20 +27,8 @@ def _with(**changes) -> dict:
     return _presets({**GOOD, **changes})
 
 
-@pytest.fixture()
-def env(tmp_path):
-    """Isolated config, HOME and Hugging Face cache folders (the anny cache stays the project's)."""
-    (tmp_path / "config").mkdir()
-    (tmp_path / "home").mkdir()
-    return {"POSEBOOTH_CONFIG_DIR": str(tmp_path / "config"), "HOME": str(tmp_path / "home"),
-            "HF_HOME": str(tmp_path / "home" / "hf"), "POSEBOOTH_CACHE_DIR": os.environ["POSEBOOTH_CACHE_DIR"]}
 
 
-@pytest.fixture()
-def scene_file(tmp_path):
-    path = tmp_path / "scene.json"
-    save_scene(starter_scene(), path)
-    return path
 
 
 def _render(scene_file, out, model, env):
