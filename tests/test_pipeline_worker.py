@@ -2,7 +2,6 @@
 errors reported without killing the worker, clips."""
 
 import threading
-import time
 
 import numpy as np
 import pytest
@@ -96,14 +95,19 @@ def test_cancel_lands_within_one_step(worker_and_events):
 def test_cancel_from_another_thread_and_cancel_all(worker_and_events):
     worker, rec = worker_and_events
     started = threading.Event()
-    worker.on_progress = lambda rid, s, n: started.set()
+    steps = []
+
+    def on_progress(rid, step, total):
+        steps.append(step)
+        started.set()
+    worker.on_progress = on_progress
     running = worker.submit(make_request(steps=200))
     queued = worker.submit(make_request(steps=2))
     assert started.wait(30)
-    t = time.perf_counter()
     worker.cancel()
+    seen = len(steps)
     assert worker.wait_idle(30)
-    assert time.perf_counter() - t < 5
+    assert len(steps) <= seen + 1 and steps[-1] < 200   # the step in flight ends, no other runs
     assert sorted(rec.of("on_cancelled")) == sorted([(running,), (queued,)])
     # still serving
     rid = worker.submit(make_request())
