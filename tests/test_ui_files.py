@@ -218,7 +218,9 @@ def close_soon(tries=[0]):
     # The window opens once the body model is ready: poll for it (at most ~2 min).
     tries[0] += 1
     for w in QApplication.topLevelWidgets():
-        if w.objectName() == "mainWindow" and w.isVisible():
+        # The error is shown just after the window (a zero-delay timer): wait
+        # for it too, so this poll cannot slip in between the two.
+        if w.objectName() == "mainWindow" and w.isVisible() and (errors or tries[0] > 600):
             seen.update(title=w.windowTitle(), people=len(w.doc.scene.people), docks=len(w.findChildren(
                 __import__("PySide6.QtWidgets", fromlist=["x"]).QDockWidget)))
             w.close()
