@@ -46,7 +46,7 @@ def _valid_dict():
 
 @pytest.mark.parametrize("mutate, expected", [
     (lambda d: d.pop("format"), "not a PoseBooth scene"),
-    (lambda d: d.update(version=2), "newer PoseBooth"),
+    (lambda d: d.update(version=3), "newer PoseBooth"),
     (lambda d: d.update(version="1"), "no valid \"version\""),
     (lambda d: d.update(version=0), "unknown scene version"),
     (lambda d: d["people"][0]["keys"][0].update(body_pose=[0.0] * 68), "people.0.keys.0.body_pose"),
@@ -119,3 +119,28 @@ def test_validation_never_half_loads():
     d["people"].append(dict(d["people"][0], color=[0, 0]))
     with pytest.raises(SceneError):
         scene_from_json(json.dumps(d))
+
+
+def test_version_1_scene_loads_with_flat_hands_and_no_expression():
+    """A version-1 file (written before hands and faces) still opens: flat hands, neutral face."""
+    import json as _json
+    from posebooth.scene.io import scene_from_json
+    from posebooth.scene.tracks import pose_at
+    data = {"format": "posebooth-scene", "version": 1,
+            "people": [{"keys": [{"frame": 0, "body_pose": [0.1] * 69}]}]}
+    scene = scene_from_json(_json.dumps(data))
+    pose = pose_at(scene.people[0], 0)
+    assert pose.left_hand_pose.shape == (15, 3) and not pose.left_hand_pose.any() and not pose.right_hand_pose.any()
+    assert pose.expression == {} and pose.body_pose[0, 0] == 0.1
+
+
+def test_hands_and_expression_interpolate_between_keys():
+    """Hands slerp per finger joint and expression weights blend like the body (absent = 0)."""
+    import numpy as np
+    from posebooth.scene.model import Person, PoseKey
+    from posebooth.scene.tracks import pose_at
+    a = PoseKey(frame=0, left_hand_pose=[0.0] * 45, expression={"jawOpen": 1.0})
+    b = PoseKey(frame=10, left_hand_pose=[0.0, 0.0, 1.0] * 15, expression={"eyeBlinkLeft": 0.5})
+    mid = pose_at(Person(keys=[a, b]), 5)
+    assert np.allclose(mid.left_hand_pose, [[0.0, 0.0, 0.5]] * 15)
+    assert mid.expression == {"jawOpen": 0.5, "eyeBlinkLeft": 0.25}

@@ -81,6 +81,7 @@ class _Chain:
     """Mutable local rotations of one pose, with FK on a rest skeleton."""
 
     def __init__(self, pose: PoseState, rest: np.ndarray, limits: bool):
+        self.start = pose
         self.rotvecs = pose.rotvecs().copy()
         self.local = rotation_matrices(self.rotvecs)
         self.rest, self.transl, self.limits = rest, np.array(pose.transl, float), limits
@@ -105,7 +106,7 @@ class _Chain:
         self.set_local(j, pw.T @ q @ pw @ self.local[j])
 
     def pose(self) -> PoseState:
-        return PoseState.from_rotvecs(self.rotvecs, self.transl)
+        return self.start.with_rotvecs(self.rotvecs, self.transl)
 
 
 def _hinge_angle(ch: _Chain, a: int, b: int, eff: int, target: np.ndarray) -> float:

@@ -148,7 +148,7 @@ def clamp_rotvec(joint_index: int, rotvec) -> np.ndarray:
 def clamp_pose(pose: PoseState) -> PoseState:
     """Clamp every body joint; the root orientation and transl are free."""
     body = np.array([clamp_rotvec(j + 1, r) for j, r in enumerate(np.asarray(pose.body_pose).reshape(23, 3))])
-    return PoseState(np.array(pose.global_orient, dtype=np.float64), body, np.array(pose.transl, dtype=np.float64))
+    return pose.with_body(body_pose=body)
 
 
 def violations(pose: PoseState, tol: float = 1e-9) -> list[str]:

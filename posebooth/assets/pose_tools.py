@@ -5,6 +5,7 @@ All work on SMPL-24 PoseStates (DESIGN.md) and return new states.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable, Literal
 
 import numpy as np
@@ -35,9 +36,7 @@ LIMB_NAMES: tuple[str, ...] = tuple(_LIMBS)
 
 
 def _copy(pose: PoseState) -> PoseState:
-    return PoseState(np.array(pose.global_orient, dtype=np.float64),
-                     np.array(pose.body_pose, dtype=np.float64).reshape(23, 3),
-                     np.array(pose.transl, dtype=np.float64))
+    return pose.with_body()
 
 
 def mirror_rotvec(rotvec: np.ndarray) -> np.ndarray:
@@ -52,7 +51,10 @@ def mirror_pose(pose: PoseState) -> PoseState:
     transl.x flips sign. Only sign flips and a permutation: its own inverse exactly.
     """
     rot = pose.rotvecs()[list(MIRROR)] * _MIRROR_ROTVEC
-    return PoseState.from_rotvecs(rot, np.asarray(pose.transl, dtype=np.float64) * _MIRROR_POINT)
+    # The hands swap too: MANO's left and right rest frames mirror each other the same way.
+    return replace(pose.with_rotvecs(rot, np.asarray(pose.transl, dtype=np.float64) * _MIRROR_POINT),
+                   left_hand_pose=np.asarray(pose.right_hand_pose, dtype=np.float64) * _MIRROR_ROTVEC,
+                   right_hand_pose=np.asarray(pose.left_hand_pose, dtype=np.float64) * _MIRROR_ROTVEC)
 
 
 def copy_side(pose: PoseState, from_side: Literal["left", "right"] = "left") -> PoseState:
@@ -63,7 +65,11 @@ def copy_side(pose: PoseState, from_side: Literal["left", "right"] = "left") -> 
     for j, name in enumerate(JOINT_NAMES):
         if name.startswith(from_side + "_"):
             rot[MIRROR[j]] = rot[j] * _MIRROR_ROTVEC
-    return PoseState.from_rotvecs(rot, np.array(pose.transl, dtype=np.float64))
+    out = pose.with_rotvecs(rot)
+    src = out.left_hand_pose if from_side == "left" else out.right_hand_pose
+    dst = out.right_hand_pose if from_side == "left" else out.left_hand_pose
+    dst[:] = src * _MIRROR_ROTVEC
+    return out
 
 
 def reset_pose() -> PoseState:
@@ -80,7 +86,7 @@ def reset_joints(pose: PoseState, joint_indices: Iterable[int]) -> PoseState:
         if not 0 <= j < 24:
             raise IndexError(f"joint index {j} is outside SMPL's 0..23")
         rot[j] = 0.0
-    return PoseState.from_rotvecs(rot, np.array(pose.transl, dtype=np.float64))
+    return pose.with_rotvecs(rot)
 
 
 def limb_joints(name: str) -> tuple[int, ...]:

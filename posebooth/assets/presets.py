@@ -112,7 +112,7 @@ def preset_info(name: str) -> PresetInfo:
 def get_preset(name: str) -> PoseState:
     """A fresh copy of the named preset's pose (safe to modify)."""
     pose = _lookup(name)[1]
-    return PoseState(pose.global_orient.copy(), pose.body_pose.copy(), pose.transl.copy())
+    return pose.with_body()
 
 
 def _lookup(name: str) -> tuple[PresetInfo, PoseState]:

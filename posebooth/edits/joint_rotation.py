@@ -36,4 +36,4 @@ def with_joint_euler(pose: PoseState, joint: int, euler_deg, space: str = "local
         target = parent_world.inv() * target
     rot = pose.rotvecs().copy()
     rot[joint] = target.as_rotvec()
-    return PoseState.from_rotvecs(rot, np.array(pose.transl, dtype=np.float64))
+    return pose.with_rotvecs(rot)

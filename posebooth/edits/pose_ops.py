@@ -15,7 +15,7 @@ def _target(doc) -> int | None:
 
 
 def _with_transl(pose: PoseState, transl) -> PoseState:
-    return PoseState(pose.global_orient, pose.body_pose, np.array(transl, dtype=np.float64))
+    return pose.with_body(transl=transl)
 
 
 def mirror(doc) -> bool:

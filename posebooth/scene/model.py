@@ -17,7 +17,7 @@ from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationIn
                       model_validator)
 
 SCENE_FORMAT = "posebooth-scene"
-SCENE_VERSION = 1
+SCENE_VERSION = 2                  # 2: hand poses and expressions per key (version 1 files still load)
 MAX_PEOPLE = 16
 MAX_KEYS = 100_000
 MAX_FRAME = 10_000_000
@@ -76,7 +76,9 @@ Coord = Range(-MAX_COORD, MAX_COORD)
 Position = Annotated[list[Coord], Field(min_length=3, max_length=3)]
 RotVec = Annotated[list[Finite], Field(min_length=3, max_length=3), AfterValidator(_rotation)]
 BodyPose = Annotated[list[Finite], Field(min_length=69, max_length=69), AfterValidator(_rotation)]
+HandPose = Annotated[list[Finite], Field(min_length=45, max_length=45), AfterValidator(_rotation)]
 Unit = Range(0.0, 1.0)
+ExpressionName = Annotated[str, Field(min_length=1, max_length=64)]
 Color = Annotated[list[Unit], Field(min_length=3, max_length=3)]
 FrameNumber = Range(0, MAX_FRAME, int)
 Roll = Range(-MAX_ROTATION, MAX_ROTATION)
@@ -103,6 +105,12 @@ class PoseKey(Strict):
     global_orient: RotVec = Field(default_factory=lambda: [0.0, 0.0, 0.0])
     body_pose: BodyPose = Field(default_factory=lambda: [0.0] * 69)
     transl: Position = Field(default_factory=lambda: [0.0, 0.93, 0.0])
+    # MANO / SMPL-H finger joints (15 x 3 axis-angle, MANO order and rest
+    # frames); all zeros is the flat hand.
+    left_hand_pose: HandPose = Field(default_factory=lambda: [0.0] * 45)
+    right_hand_pose: HandPose = Field(default_factory=lambda: [0.0] * 45)
+    # Facial expression: named weights 0..1 (anny's ARKit-named blendshapes); absent = 0.
+    expression: dict[ExpressionName, Unit] = Field(default_factory=dict, max_length=64)
     interp: Interp = "linear"
 
 
@@ -243,7 +251,13 @@ class Generation(Strict):
 
 class Scene(Strict):
     format: Literal["posebooth-scene"] = SCENE_FORMAT
-    version: Literal[1] = SCENE_VERSION
+    version: Literal[1, 2] = SCENE_VERSION
+
+    @field_validator("version")
+    @classmethod
+    def _upgraded(cls, v: int) -> int:
+        """An older file loads as the current version (its new fields take their defaults)."""
+        return SCENE_VERSION
     people: list[Person] = Field(default_factory=lambda: [Person()], max_length=MAX_PEOPLE)
     camera: CameraSpec = Field(default_factory=CameraSpec)
     timeline: Timeline = Field(default_factory=Timeline)

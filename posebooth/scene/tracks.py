@@ -7,7 +7,7 @@ linearly; a key's `interp` says how it eases into the next key: `linear`,
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -17,17 +17,37 @@ from posebooth.scene.model import CameraKey, CameraSpec, Person, PoseKey
 
 @dataclass(frozen=True)
 class PoseState:
-    """An evaluated SMPL-24 pose (float64 numpy)."""
+    """An evaluated SMPL-24 pose (float64 numpy), with the hands (MANO-15 per
+    hand, flat at zero) and the facial expression (named weights)."""
 
     global_orient: np.ndarray  # (3,)
     body_pose: np.ndarray      # (23, 3)
     transl: np.ndarray         # (3,)
+    left_hand_pose: np.ndarray = field(default_factory=lambda: np.zeros((15, 3)))   # (15, 3)
+    right_hand_pose: np.ndarray = field(default_factory=lambda: np.zeros((15, 3)))  # (15, 3)
+    expression: dict = field(default_factory=dict)   # name -> weight 0..1; absent = 0
 
     @staticmethod
     def from_key(key: PoseKey) -> "PoseState":
         return PoseState(np.asarray(key.global_orient, dtype=np.float64),
                          np.asarray(key.body_pose, dtype=np.float64).reshape(23, 3),
-                         np.asarray(key.transl, dtype=np.float64))
+                         np.asarray(key.transl, dtype=np.float64),
+                         np.asarray(key.left_hand_pose, dtype=np.float64).reshape(15, 3),
+                         np.asarray(key.right_hand_pose, dtype=np.float64).reshape(15, 3),
+                         dict(key.expression))
+
+    def with_rotvecs(self, rotvecs: np.ndarray, transl=None) -> "PoseState":
+        """This pose with new body rotations ((24, 3), root first); hands and face kept."""
+        rotvecs = np.asarray(rotvecs, dtype=np.float64)
+        return self.with_body(rotvecs[0], rotvecs[1:], transl)
+
+    def with_body(self, global_orient=None, body_pose=None, transl=None) -> "PoseState":
+        """This pose with the given body parts replaced (hands and face kept)."""
+        f = lambda v, old: old.copy() if v is None else np.array(v, dtype=np.float64)  # noqa: E731
+        return replace(self, global_orient=f(global_orient, self.global_orient),
+                       body_pose=f(body_pose, self.body_pose).reshape(23, 3), transl=f(transl, self.transl),
+                       left_hand_pose=self.left_hand_pose.copy(), right_hand_pose=self.right_hand_pose.copy(),
+                       expression=dict(self.expression))
 
     def rotvecs(self) -> np.ndarray:
         """(24, 3): root first, then the 23 body joints."""
@@ -41,7 +61,10 @@ class PoseState:
     def to_key_fields(self) -> dict:
         return {"global_orient": self.global_orient.tolist(),
                 "body_pose": self.body_pose.reshape(-1).tolist(),
-                "transl": self.transl.tolist()}
+                "transl": self.transl.tolist(),
+                "left_hand_pose": np.asarray(self.left_hand_pose).reshape(-1).tolist(),
+                "right_hand_pose": np.asarray(self.right_hand_pose).reshape(-1).tolist(),
+                "expression": {k: float(v) for k, v in self.expression.items() if v != 0.0}}
 
 
 def ease(t: float, interp: str) -> float:
@@ -91,7 +114,11 @@ def pose_at(person: Person, frame: float) -> PoseState:
     b = PoseState.from_key(keys[j])
     s = ease(t, keys[i].interp)
     rot = slerp_rotvecs(a.rotvecs(), b.rotvecs(), s)
-    return PoseState.from_rotvecs(rot, (1 - s) * a.transl + s * b.transl)
+    names = sorted(set(a.expression) | set(b.expression))
+    face = {n: (1 - s) * a.expression.get(n, 0.0) + s * b.expression.get(n, 0.0) for n in names}
+    return replace(PoseState.from_rotvecs(rot, (1 - s) * a.transl + s * b.transl),
+                   left_hand_pose=slerp_rotvecs(a.left_hand_pose, b.left_hand_pose, s),
+                   right_hand_pose=slerp_rotvecs(a.right_hand_pose, b.right_hand_pose, s), expression=face)
 
 
 def camera_key_at(spec: CameraSpec, frame: float) -> CameraKey:

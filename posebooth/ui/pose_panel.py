@@ -191,7 +191,7 @@ class PosePanel(QWidget):
         if self._updating or i is None:
             return
         pose = self.doc.pose_of(i)
-        moved = PoseState(pose.global_orient, pose.body_pose, np.array(xyz, dtype=np.float64))
+        moved = pose.with_body(transl=xyz)
         self.doc.set_pose(i, moved, "Move person", drag=self._move_burst.token())
 
     def apply_preset(self):

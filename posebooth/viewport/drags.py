@@ -43,7 +43,7 @@ def rotate_joint(pose: PoseState, joint: int, delta_world: np.ndarray, limits: b
         rv = clamp_rotvec(joint, rv)
     rot = pose.rotvecs().copy()
     rot[joint] = rv
-    return PoseState.from_rotvecs(rot, pose.transl)
+    return pose.with_rotvecs(rot)
 
 
 class GizmoDrag:
@@ -83,7 +83,7 @@ class MoveDrag:
     def pose_at(self, x: float, y: float) -> PoseState:
         delta = self._point(x, y) - self.start
         delta[1] = 0.0
-        return PoseState(self.pose0.global_orient.copy(), self.pose0.body_pose.copy(), self.pelvis + delta)
+        return self.pose0.with_body(transl=self.pelvis + delta)
 
 
 class IKDrag:
