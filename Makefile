@@ -19,12 +19,12 @@ APT_PACKAGES := xvfb xauth libxcb-icccm4 libxcb-keysyms1 libxcb-image0 libxcb-re
 TEST_ENV := HF_HUB_OFFLINE=1 QT_QPA_PLATFORM=xcb POSEBOOTH_CACHE_DIR=$(CURDIR)/.cache \
 	PYTHONDONTWRITEBYTECODE=1
 
-.PHONY: run test setup system-deps bench screenshot clean
+.PHONY: run test setup system-deps test-system-deps bench screenshot clean
 
 run: system-deps $(RUN_STAMP)
 	$(PY) main.py
 
-test: system-deps $(TEST_STAMP)
+test: system-deps test-system-deps $(TEST_STAMP)
 	$(TEST_ENV) $(PY) -m pytest -q -ra
 
 bench: system-deps $(TEST_STAMP)
@@ -41,6 +41,13 @@ system-deps:
 		missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 		if [ -n "$$missing" ]; then echo "apt: installing$$missing"; \
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; \
+	fi
+
+# What only the tests use: desktop-file-validate checks packaging/posebooth.desktop.
+test-system-deps:
+	@if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null && ! dpkg -s desktop-file-utils >/dev/null 2>&1; then \
+		echo "apt: installing desktop-file-utils"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq desktop-file-utils >/dev/null; \
 	fi
 
 # Run dependencies only (`make run`); the test extras come on top (`make test`).

@@ -27,9 +27,23 @@ def make_app(argv=None) -> QApplication:
     app.setOrganizationName(ORG)
     from posebooth import __version__
     app.setApplicationVersion(__version__)
+    app.setWindowIcon(app_icon())
+    app.setDesktopFileName("posebooth")   # Wayland/X11 match the window to packaging/posebooth.desktop
     from posebooth.ui.theme import apply_theme
     apply_theme(app, Preferences.load(app_settings()).theme)
     return app
+
+
+def app_icon():
+    """The app icon, every shipped size (the window, the task bar, the about box)."""
+    from importlib import resources
+
+    from PySide6.QtGui import QIcon
+    folder = resources.files("posebooth").joinpath("resources", "app")
+    icon = QIcon()
+    for size in (16, 24, 32, 48, 64, 128, 256, 512):
+        icon.addFile(str(folder.joinpath(f"posebooth-{size}.png")))
+    return icon
 
 
 def _main_window():

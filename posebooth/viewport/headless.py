@@ -1,4 +1,4 @@
-"""Headless rendering: the same `Renderer` in a standalone EGL context.
+"""Headless rendering: the same `Renderer` in a standalone context (EGL on Linux).
 
 The context lives on its own single worker thread and never becomes current
 on the caller's thread: on Mesa an EGL context left current on the GUI thread
@@ -7,6 +7,7 @@ thread, so this class can be used from any thread, the GUI's included.
 """
 from __future__ import annotations
 
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,9 +21,14 @@ EGL_HINT = ("Install the system packages libegl1 and libgl1-mesa-dri "
 
 
 def _create_context():
+    """EGL on Linux (no display needed); elsewhere a hidden native context
+    (WGL on Windows, CGL on macOS), which moderngl makes by default. Only the
+    Linux path is tested: the others are this one call."""
     import moderngl  # imported here so a broken install is reported as a RenderError
 
-    return moderngl.create_standalone_context(backend="egl", require=330)
+    if sys.platform.startswith("linux"):
+        return moderngl.create_standalone_context(backend="egl", require=330)
+    return moderngl.create_standalone_context(require=330)
 
 
 class HeadlessRenderer:
