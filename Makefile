@@ -61,6 +61,9 @@ $(RUN_STAMP): pyproject.toml
 
 $(TEST_STAMP): $(RUN_STAMP)
 	$(PIP) install -q -e '.[dev]'
+	# xtcocotools' wheel is built against numpy 1 and fails to import under
+	# numpy 2: build it here against the installed numpy (needs a C compiler).
+	$(PIP) install -q --force-reinstall --no-deps --no-binary xtcocotools --no-build-isolation xtcocotools
 	touch $(TEST_STAMP)
 
 clean:

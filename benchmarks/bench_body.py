@@ -4,6 +4,10 @@ PoseBooth's `AnnyBody.forward` (numpy SMPL-24 pose in, retargeting, Y-up
 conversion, joints and COCO keypoints out) against `anny.Anny.forward` with
 anny's own pose parameters (per-bone 4x4 deltas), same batch and same
 per-sample shapes (new ones each call), in the same run. Target: ratio <= 1.20.
+Also the whole body (both hands' MANO-15 poses and a facial expression of
+8 weights) against the body alone (target <= 1.20: the fingers are bones of
+the same forward pass, the face a sparse blend shape on the rest mesh), and
+against the bare anny forward given the same facial actions.
 
     python benchmarks/bench_body.py [--batches 1 64] [--repeats 30] [--clock wall|cpu]
 """
@@ -48,7 +52,7 @@ def main() -> None:
     body = get_anny_body()
     model = body.model
     rng = np.random.default_rng(0)
-    rows = []
+    rows, whole_rows = [], []
     for batch in args.batches:
         go = rng.uniform(-0.5, 0.5, (batch, 3)).astype(np.float32)
         bp = rng.uniform(-0.6, 0.6, (batch, 23, 3)).astype(np.float32)
@@ -60,7 +64,12 @@ def main() -> None:
         # A pool of per-sample shapes, a new one each call (PoseBooth caches a
         # single repeated shape, which a dataset run with random bodies never hits).
         shapes = rng.uniform(0, 1, (64, batch, len(body.shape_names))).astype(np.float32)
-        calls = {"ours": 0, "bare": 0}
+        calls = {"ours": 0, "bare": 0, "whole": 0, "bare_face": 0}
+        hands = rng.uniform(-0.8, 0.8, (2, batch, 15, 3)).astype(np.float32)
+        # Its own shapes: those `ours` has just posed would be in the rest-model cache.
+        whole_shapes = rng.uniform(0, 1, shapes.shape).astype(np.float32)
+        face = np.zeros((batch, len(body.expression_names)), np.float32)
+        face[:, rng.choice(len(body.expression_names), 8, replace=False)] = rng.uniform(0, 1, (batch, 8))
 
         def ours():
             calls["ours"] += 1
@@ -75,15 +84,28 @@ def main() -> None:
         def ours_fixed():
             body.forward(go, bp, tr, shapes[0, :1])
 
+        def whole():
+            calls["whole"] += 1
+            body.forward(go, bp, tr, whole_shapes[calls["whole"] % len(shapes)], left_hand_pose=hands[0],
+                         right_hand_pose=hands[1], expression=face)
+
+        def bare_face():
+            calls["bare_face"] += 1
+            with torch.inference_mode():
+                model(pose_parameters=delta, phenotype_kwargs=torch.from_numpy(
+                    shapes[calls["bare_face"] % len(shapes)]), facial_actions=torch.from_numpy(face))
+
         # Alternate single calls, so that load from other processes hits both
         # alike; the ratio is the median of back-to-back pairs.
-        for fn in (bare, ours, ours_fixed) * 3:   # warm up
+        for fn in (bare, ours, ours_fixed, whole, bare_face) * 3:   # warm up
             fn()
         pairs = []
         for _ in range(args.repeats):
-            pairs.append([timed(fn) for fn in (bare, ours, ours_fixed)])
+            pairs.append([timed(fn) for fn in (bare, ours, ours_fixed, whole, bare_face)])
         t = np.array(pairs)
-        rows.append((batch, *np.median(t, 0), np.median(t[:, 1] / t[:, 0]), np.median(t[:, 2] / t[:, 0])))
+        rows.append((batch, *np.median(t, 0)[:3], np.median(t[:, 1] / t[:, 0]), np.median(t[:, 2] / t[:, 0])))
+        whole_rows.append((batch, *np.median(t, 0)[3:], np.median(t[:, 3] / t[:, 1]),
+                           np.median(t[:, 3] / t[:, 4])))
 
     print(f"anny body forward, torch threads={torch.get_num_threads()}, median {args.clock} time")
     print(f"{'batch':>5} | {'bare anny':>10} | {'PoseBooth':>10} | {'ratio':>5} | "
@@ -94,6 +116,13 @@ def main() -> None:
     print("poses/s (median); ratio = median of PoseBooth time / bare anny time over back-to-back")
     print("pairs (target <= 1.20); 'same shape':")
     print("one body shape reused across calls (the GUI case), its rest model cached")
+    print()
+    print(f"{'batch':>5} | {'whole body':>10} | {'/ body only':>11} | {'bare anny + face':>16} | {'ratio':>5}")
+    for batch, t_whole, t_bare_face, r_body, r_bare in whole_rows:
+        print(f"{batch:>5} | {batch / t_whole:>10.1f} | {r_body:>11.2f} | {batch / t_bare_face:>16.1f} | "
+              f"{r_bare:>5.2f}")
+    print("whole body = both hands (MANO-15) and 8 facial weights; '/ body only' = median of its time over")
+    print("PoseBooth's body-only time (target <= 1.20); ratio = over bare anny given the same facial actions")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,14 @@ latency through the worker, throughput and peak memory.
     python benchmarks/bench_generate.py                      # tiny random models (seconds, CPU ok)
     python benchmarks/bench_generate.py --real-size sd15 --device cuda --size 512 --steps 20
     python benchmarks/bench_generate.py --model sd15-depth   # a preset / HF id / folder / file
+    python benchmarks/bench_generate.py --live-only --steps 2 --taesd   # the live preview alone
+
+The live preview (pipeline.live): a drag of 60 mouse moves a second, each a new control
+image; previews are requested through the worker as the app's panel does (one
+outstanding, the newest pose when the previous one lands). Printed: previews per second
+during the drag, edit-to-image latency (from the move whose pose a shown image is of to
+the image), and from the last move to its image. The conditioning render is not in it
+(bench_render times that).
 
 The GUI figure is the longest gap of a 10 ms QTimer on the Qt event loop while images
 generate through ui.generation_bridge (what the app's Generation panel uses), step
@@ -57,6 +65,10 @@ def parse_args(argv=None):
     p.add_argument("--runs", type=int, default=5, help="timed runs per variant after warm-up")
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--taesd", action="store_true", help="decode previews with a random-weight TAESD "
+                   "(tiny for the tiny models, the real architecture otherwise)")
+    p.add_argument("--live-seconds", type=float, default=2.0, help="length of the simulated drag")
+    p.add_argument("--live-only", action="store_true", help="only the live preview figures")
     return p.parse_args(argv)
 
 
@@ -130,6 +142,110 @@ def timed(fn, device) -> float:
     fn()
     sync(device)
     return time.perf_counter() - t
+
+
+def attach_taesd(backend, tiny: bool) -> None:
+    """Previews decode with a random-weight AutoencoderTiny (the published TAESD architecture
+    is its default config; the tiny one matches the tiny VAE's stride)."""
+    from diffusers import AutoencoderTiny
+
+    from posebooth.pipeline.previews import TaesdPreview
+
+    if tiny:
+        from fixtures.tiny_models import tiny_taesd
+
+        taesd = tiny_taesd()
+    else:
+        taesd = AutoencoderTiny()
+    backend.fast_decoder = TaesdPreview(taesd.to(device=backend.device, dtype=backend.dtype).eval())
+
+
+def shifted_depth(w: int, h: int, i: int) -> np.ndarray:
+    """The control image of drag move i: the body blob moved i pixels (a new pose per move)."""
+    return np.roll(depth_image(w, h), i % max(1, w // 4), axis=1)
+
+
+def live_preview_figures(backend, req: GenerationRequest, seconds: float = 2.0, hz: float = 60.0,
+                         init_from_previous: bool = False) -> dict:
+    """Drive the worker as the app's panel does during a drag (pipeline.live.LivePacer) with
+    `hz` moves a second for `seconds`; returns previews/s, edit-to-image latencies (s) and counts."""
+    import queue
+
+    from posebooth.pipeline.live import LivePacer, img2img_steps
+
+    done: queue.Queue = queue.Queue()
+    worker = GenerationWorker(backend=backend, on_result=lambda r: done.put(("result", r)),
+                              on_error=lambda rid, msg: done.put(("error", (rid, msg))),
+                              on_cancelled=lambda rid: done.put(("cancelled", rid)))
+    controls = [Control("depth", shifted_depth(req.width, req.height, i)) for i in range(8)]
+    pacer, edit_time, shown, last_image = LivePacer(), {}, [], None
+    problems = []
+
+    def request_now(i: int) -> None:
+        r = dataclasses.replace(req, controls=(controls[i % len(controls)],), preview=True, request_id=f"live-{i}")
+        if init_from_previous and last_image is not None:
+            r = dataclasses.replace(r, init_image=last_image, strength=0.5, steps=img2img_steps(req.steps, 0.5))
+        pacer.started(r.request_id)
+        worker.submit(r, live=True)
+
+    def handle(kind, payload, now: float) -> None:
+        nonlocal last_image
+        if kind != "result":   # the request ended without an image: say so, go on
+            problems.append(f"{kind}: {payload}")
+            rid = payload[0] if kind == "error" else payload
+        else:
+            rid = payload.request_id
+        if kind == "result" and pacer.accept(rid):
+            i = int(rid.split("-")[1])
+            shown.append((i, now - edit_time[i], now))
+            last_image = payload.image
+        if pacer.finished(rid):
+            request_now(pacer.edits)
+
+    try:
+        # Warm-up (first call: allocations, kernels), then the drag.
+        worker.submit(dataclasses.replace(req, preview=True, request_id="warm-up"))
+        worker.wait_idle(600)
+        while not done.empty():
+            done.get()
+        t0 = time.perf_counter()
+        moves = int(seconds * hz)
+        for i in range(1, moves + 1):
+            due = t0 + i / hz
+            while True:   # results until the next move is due
+                try:
+                    kind, payload = done.get(timeout=max(0.0, due - time.perf_counter()))
+                except queue.Empty:
+                    break
+                handle(kind, payload, time.perf_counter())
+            edit_time[i] = time.perf_counter()
+            if pacer.edit():
+                request_now(i)
+        t_end = time.perf_counter()
+        while pacer.outstanding:   # the drag ended: until the last pose's image lands
+            kind, payload = done.get(timeout=600)
+            handle(kind, payload, time.perf_counter())
+    finally:
+        worker.shutdown()
+    during = [s for s in shown if s[2] <= t_end]
+    lat = [s[1] for s in shown]
+    return {
+        "fps": len(during) / (t_end - t0),
+        "latency_median": statistics.median(lat) if lat else float("nan"),
+        "latency_max": max(lat) if lat else float("nan"),
+        "last_move_to_image": shown[-1][2] - edit_time[moves] if shown and shown[-1][0] == moves else float("nan"),
+        "shown": len(shown),
+        "moves": moves,
+        "problems": problems,
+    }
+
+
+def print_live(figures: dict, label: str = "") -> None:
+    f = figures
+    print(f"live preview{label}: {f['fps']:.1f} previews/s during a {f['moves']}-move drag; edit-to-image latency "
+          f"median {f['latency_median'] * 1000:.0f} ms (max {f['latency_max'] * 1000:.0f} ms); last move to its "
+          f"image {f['last_move_to_image'] * 1000:.0f} ms; {f['shown']} shown"
+          + (f"; PROBLEMS: {f['problems'][:3]}" if f["problems"] else ""))
 
 
 def own_work_ms(backend, req: GenerationRequest, n: int = 20) -> tuple[float, float]:
@@ -254,6 +370,8 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     backend = build_backend(args, options)
     build_s = time.perf_counter() - t0
+    if args.taesd:
+        attach_taesd(backend, tiny=not real)
     dev = backend.device
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
@@ -274,6 +392,13 @@ def main(argv=None) -> int:
         f"previewer={type(backend.previewer).__name__} every={args.preview_every} torch_threads={torch.get_num_threads()}"
     )
     print(f"build/load: {build_s:.2f} s")
+    live_req = dataclasses.replace(req, guidance=0.0 if args.live_only else req.guidance)
+    for from_previous in (False, True):
+        print_live(live_preview_figures(backend, live_req, args.live_seconds, init_from_previous=from_previous),
+                   f" ({'TAESD' if backend.fast_decoder is not None else 'full VAE'}"
+                   f"{', from the previous preview' if from_previous else ''})")
+    if args.live_only:
+        return 0
     noop = lambda step, total, preview: None  # noqa: E731  (the worker's callback is about this cheap)
     variants = {
         "bare diffusers": lambda: bare_call(backend, req),

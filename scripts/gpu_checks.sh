@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The GPU checks, as one script for a lent GPU machine (run from the repo
 # root; it installs the CUDA build of torch into a fresh venv first). It
-# prints figures only; nothing here is a test. Sized to fit ~10 minutes:
-#   1. real-size random-weight SD1.5 + ControlNet at 512x512, 20 steps, fp16 and
-#      bf16: seconds per image, first-step latency, peak memory (bench_generate);
-#   2. the same for SDXL at 1024x1024, fp16;
-#   3. the live preview: step previews per second while generating;
-#   4. a dataset run with a tiny model on the GPU: samples per second.
+# prints figures only; nothing here is a test. Sized to fit ~12 minutes on an H200:
+#   1. benchmarks/bench_gpu.py (one table, its own 9-minute budget: rows that would
+#      not fit are skipped with a line): every backend at real size with random
+#      weights (SD1.5, SDXL and whatever tests/fixtures/real_size.py builds besides),
+#      fp16 and bf16, with and without model CPU offload and torch.compile; PoseBooth's
+#      generate against a bare diffusers call; the live preview at 512x512 with 1 and
+#      2 steps and TAESD: previews per second and edit-to-image latency;
+#   2. a dataset run with a tiny model on the GPU: samples per second.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 POSEBOOTH_CACHE_DIR="$PWD/.cache"
@@ -19,10 +21,5 @@ fi
 PY=.venv-gpu/bin/python
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-for dtype in fp16 bf16; do
-  timeout 240 $PY benchmarks/bench_generate.py --real-size sd15 --device cuda --dtype $dtype --steps 20 \
-    --size 512 --runs 3 --warmup 1 || echo "sd15 $dtype: failed"
-done
-timeout 240 $PY benchmarks/bench_generate.py --real-size sdxl --device cuda --dtype fp16 --steps 20 \
-  --size 1024 --runs 2 --warmup 1 || echo "sdxl fp16: failed"
-timeout 120 $PY benchmarks/bench_dataset.py --samples 16 --size 256 --modes "1 process" || echo "dataset: failed"
+timeout 600 $PY benchmarks/bench_gpu.py --budget 540 || echo "bench_gpu: failed or cut off"
+timeout 90 $PY benchmarks/bench_dataset.py --samples 16 --size 256 --modes "1 process" || echo "dataset: failed"

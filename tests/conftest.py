@@ -5,6 +5,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("POSEBOOTH_CACHE_DIR", str(REPO / ".cache"))
 os.environ.setdefault("POSEBOOTH_CONFIG_DIR", str(REPO / ".cache" / "config"))
+os.environ.setdefault("POSEBOOTH_DATA_DIR", str(REPO / ".cache" / "data"))   # user pose presets
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
 

@@ -102,5 +102,3 @@ def test_openpose_omits_joints_outside_the_image_with_their_limbs():
     assert tuple(img[y, x]) == C.OPENPOSE_COLORS[3]
     hidden = C.openpose_image([k], [vis], (100, 150), draw_occluded=False)
     assert hidden[y, x].sum() == 0
-    with pytest.raises(NotImplementedError):
-        C.openpose_image([k], [vis], (100, 150), hands_list=[np.zeros((2, 21, 2))])

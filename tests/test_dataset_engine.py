@@ -38,7 +38,7 @@ def _toml(path: Path, recipe: Recipe) -> Path:
         if isinstance(v, (list, tuple)):
             return "[" + ", ".join(value(x) for x in v) + "]"
         return json.dumps(v)
-    data = recipe.model_dump(mode="json")
+    data = recipe.model_dump(mode="json", exclude_none=True)   # TOML has no null: an unset option is absent
     lines = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, (dict, list)) or k == "x"]
     for k, v in data.items():
         if isinstance(v, dict):

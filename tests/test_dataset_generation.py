@@ -64,3 +64,59 @@ def test_a_model_without_the_asked_control_is_one_line(tmp_path, tiny):
     recipe.write_text('samples = 1\n[generation]\nmodel = "no/such-model-here"\n')
     assert_clear_error(run_cli("dataset", "run", str(recipe), "--out", str(tmp_path / "o3"), "--quiet"),
                        "no/such-model-here")
+
+
+def _batched(model: str) -> Recipe:
+    """3 samples in groups of 2 (the last group holds one), 2 fixed-seed frames each, with overlays."""
+    return _recipe(model, samples=3).model_copy(update={
+        "generation": _recipe(model).generation.model_copy(update={"batch": 2, "clip_strategy": "fixed-seed"}),
+        "output": _recipe(model).output.model_copy(update={"passes": ["render", "depth", "control", "overlay"]})})
+
+
+def test_batched_generation_is_the_same_here_resumed_and_on_ray(tmp_path, tiny, hr):
+    """Groups of `generation.batch` samples go through the model in one call,
+    the same groups everywhere: one process, a resumed run (a group is
+    generated whole) and Ray's render tasks feeding a diffusion actor write
+    the same bytes. The batch keeps each sample's own seed."""
+    import ray
+
+    from test_dataset_engine import _files, _shard_arrays
+    from posebooth.dataset.run import run_recipe
+
+    recipe = _batched(tiny)
+    a = run_recipe(recipe, tmp_path / "a", progress=False, renderer=hr)
+    assert a["complete"] and len(list((tmp_path / "a").glob("shards/*/rgb/*.png"))) == 6
+    with np.load(tmp_path / "a/shards/000000/annotations.npz") as z:
+        seeds, samples = z["seed"], z["sample"]
+    metas = [json.loads(line) for line in (tmp_path / "a/shards/000000/samples.jsonl").read_text().splitlines()]
+    assert len(set(m["generation_seed"] for m in metas)) == 3
+    assert all(seed == metas[s]["generation_seed"] for s, seed in zip(samples, seeds))
+
+    # Resume with sample 1 missing: its group (0, 1) is generated whole again.
+    from posebooth.dataset.layout import sample_record
+    b = tmp_path / "b"
+    run_recipe(recipe, b, progress=False, renderer=hr)
+    (b / sample_record(1, 8)).unlink()
+    for f in b.glob("shards/*/rgb/00000001_*.png"):
+        f.unlink()
+    assert run_recipe(recipe, b, progress=False, renderer=hr)["complete"]
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        c = run_recipe(recipe, tmp_path / "c", use_ray=True, gpus_per_task=0, progress=False)
+    finally:
+        ray.shutdown()
+    assert c["complete"]
+    for other in (b, tmp_path / "c"):
+        x, y = _shard_arrays(tmp_path / "a"), _shard_arrays(other)
+        assert x.keys() == y.keys()
+        for k in x:
+            np.testing.assert_array_equal(x[k], y[k], err_msg=k)
+        assert _files(tmp_path / "a") == _files(other)
+
+
+@pytest.mark.hostile
+def test_batches_of_dependent_clip_frames_are_refused(tiny):
+    from posebooth.dataset.recipe import parse_recipe, RecipeError
+    with pytest.raises(RecipeError, match="generation.batch.*fixed-seed"):
+        parse_recipe(f'clip_frames = 3\n[generation]\nmodel = "{tiny}"\nbatch = 4\nclip_strategy = "previous-frame"\n')

@@ -30,15 +30,20 @@ NPZ = {  # key: (dtype, shape after F with P people)
     "joints3d_cam": (np.float32, ("P", 24, 3)), "joints2d": (np.float32, ("P", 24, 2)),
     "joints2d_vis": (np.uint8, ("P", 24)), "coco17": (np.float32, ("P", 17, 3)),
     "bbox": (np.float32, ("P", 4)), "seed": (np.int64, ()),
+    "wholebody133": (np.float32, ("P", 133, 3)), "wholebody133_cam": (np.float32, ("P", 133, 3)),
+    "left_hand_pose": (np.float32, ("P", 45)), "right_hand_pose": (np.float32, ("P", 45)),
+    "expression": (np.float32, ("P", 52)),
 }
 MANIFEST_KEYS = {"format", "format_version", "app_version", "created", "image_size", "fps", "frames",
-                 "people", "passes", "body_models", "generator", "complete"}
+                 "people", "passes", "body_models", "generator", "complete", "props", "expression_names"}
 
 
 
 
 def _scene():
     sc = starter_scene(people=2, width=W, height=H, frames=FRAMES)
+    for person in sc.people:   # the rows below are checked against the keys' own transl
+        person.on_ground = False
     sc.people[1].keys[0].transl = [0.3, 0.93, -0.7]          # partly behind person 1
     moved = sc.people[0].keys[0].model_copy(update={"frame": FRAMES - 1,
                                                     "transl": [-0.5, 0.93, 0.2]})
@@ -69,12 +74,13 @@ def test_manifest_and_scene(export):
     out, sc, manifest = export
     data = json.loads((out / "dataset.json").read_text())
     assert data == manifest and set(data) == MANIFEST_KEYS
-    assert data["format"] == "posebooth-dataset" and data["format_version"] == 1
+    assert data["format"] == "posebooth-dataset" and data["format_version"] == 2
     assert data["complete"] is True and data["generator"] is None
     assert data["image_size"] == [W, H] and data["frames"] == list(range(FRAMES))
     assert data["people"] == 2 and data["fps"] == sc.timeline.fps
     assert data["passes"] == list(PASSES)
     assert data["body_models"] == [{"name": "fake", "version": "fake 1.0"}] * 2
+    assert data["props"] == []
     assert (out / "scene.json").read_text() == scene_to_json(sc)
     assert not list(out.rglob("*.tmp*"))
 

@@ -140,7 +140,7 @@ def test_auto_preview_is_latest_wins(qtbot, make_panel):
     panel.bridge.progress.connect(lambda rid, step, total: running.add(rid))
     made = []
     orig = panel._request
-    panel._request = lambda preview, seed: made.append(orig(preview, seed)) or made[-1]
+    panel._request = lambda preview, seed, **kw: made.append(orig(preview, seed, **kw)) or made[-1]
     panel.auto_preview.setChecked(True)
     for frame in (1, 0, 1):   # quick edits (and the toggle): debounced into one request
         panel.doc.set_frame(frame)

@@ -250,5 +250,5 @@ def test_run_app_with_a_bad_scene_starts_with_a_new_one(ui_env, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     assert out["rc"] == 0 and out["title"] == "Untitled — PoseBooth" and out["people"] == 1
-    assert out["docks"] == 7
+    assert out["docks"] == 9   # with the Hands and Face docks
     assert len(out["errors"]) == 1 and "broken.json" in out["errors"][0]

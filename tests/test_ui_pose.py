@@ -73,6 +73,7 @@ def test_global_axes_round_trip(make_window):
     win = make_window()
     doc = win.doc
     doc.set_pose(0, _pose(4))
+    doc.joint_limits = False   # the axes' round trip, not the wrist's range (tests/test_ui_hands_face.py)
     j = JOINT_INDEX["left_wrist"]
     doc.select(0, j)
     win.pose_panel.global_radio.setChecked(True)  # the panel's axes follow to the gizmo toggle
@@ -202,7 +203,9 @@ def test_camera_panel_edits_key_the_camera(make_window):
     win = make_window()
     doc, panel = win.doc, win.camera_panel
     doc.set_frame(5)
-    panel.focal.setValue(85.0)
+    panel.focal.setValue(85.0)   # the lens is a camera setting: no key (issue 14)
+    assert [(k.frame, k.focal_mm) for k in doc.scene.camera.keys] == [(0, 85.0)]
+    panel.position.edited.emit([0.5, 1.0, 4.0])   # moving the camera keys it
     keys = doc.scene.camera.keys
     assert [k.frame for k in keys] == [0, 5] and keys[1].focal_mm == 85.0
     panel.aspect.setCurrentIndex(panel.aspect.findText("16:9"))

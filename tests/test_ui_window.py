@@ -11,8 +11,8 @@ from ui_support import dialogs, make_window, ui_env  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.gui
 
-EXPECTED_DOCKS = {"outlinerDock", "poseDock", "shapeDock", "cameraDock", "promptDock", "generationDock",
-                  "timelineDock"}
+EXPECTED_DOCKS = {"outlinerDock", "poseDock", "handDock", "faceDock", "shapeDock", "cameraDock", "promptDock",
+                  "generationDock", "timelineDock"}
 
 
 def _pose(seed):
@@ -29,13 +29,13 @@ def test_window_opens_with_all_docks(make_window):
     assert docks["generationDock"].widget().objectName() == "generationPanel"
     assert win.windowTitle() == "Untitled — PoseBooth"
     menus = [a.text().replace("&", "") for a in win.menuBar().actions()]
-    assert menus == ["File", "Edit", "View", "Pose", "Camera", "Timeline", "Help"]
+    assert menus == ["File", "Edit", "View", "Pose", "Camera", "Timeline", "Props", "Help"]
     assert win.outliner.tree.topLevelItemCount() == 2
     assert win.centralWidget() is win.viewport
 
 
 def test_shortcuts_match_the_brief_and_the_dialog_lists_them(make_window):
-    from posebooth.ui.shortcuts_dialog import ShortcutsDialog, shortcut_rows
+    from posebooth.ui.shortcuts_dialog import ShortcutsDialog, all_rows, shortcut_rows
     win = make_window()
     acts = win.action_map
 
@@ -57,7 +57,7 @@ def test_shortcuts_match_the_brief_and_the_dialog_lists_them(make_window):
     assert listed["Mirror Pose"] == QKeySequence("Ctrl+M").toString(QKeySequence.SequenceFormat.NativeText)
     assert ("File", "Import Motion") in {(m, t) for m, t, _ in rows}
     dlg = ShortcutsDialog(win.menuBar(), win)
-    assert dlg.tree.topLevelItemCount() == len({m for m, _, _ in rows})
+    assert dlg.tree.topLevelItemCount() == len({m for m, _, _ in all_rows(win.menuBar())})   # + the gestures
 
 
 def test_undo_redo_through_edit_menu_restore_exact_poses(make_window):

@@ -19,7 +19,8 @@ from posebooth.assets.starter import starter_scene
 @dataclass
 class DialogScript:
     answers: dict = field(default_factory=lambda: {"ask_save_changes": "discard", "ask_recover": False,
-                                                   "get_open_path": None, "get_save_path": None})
+                                                   "get_open_path": None, "get_save_path": None,
+                                                   "ask_motion_mode": "replace"})
     calls: list = field(default_factory=list)
 
     def names(self) -> list[str]:
@@ -37,7 +38,8 @@ def dialogs(monkeypatch) -> DialogScript:
             answer = script.answers.get(name)
             return answer(*args) if callable(answer) else answer
         return fn
-    for name in ("show_error", "show_info", "ask_save_changes", "ask_recover", "get_open_path", "get_save_path"):
+    for name in ("show_error", "show_info", "ask_save_changes", "ask_recover", "get_open_path", "get_save_path",
+                 "ask_motion_mode"):
         monkeypatch.setattr(mod, name, recorder(name))
     return script
 

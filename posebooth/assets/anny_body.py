@@ -19,6 +19,7 @@ import torch
 
 from posebooth.assets.body import BodyModelError, BodyOutput
 from posebooth.assets.cache import configure_warp, prepare_anny_cache
+from posebooth.assets.hand_skeleton import HAND21_NAMES
 from posebooth.assets.retarget import JOINT_BONES, Prepared, SmplToAnny, bone_joints
 from posebooth.assets.smpl_skeleton import COCO17_FROM_SMPL, JOINT_NAMES
 
@@ -112,7 +113,7 @@ def _build_anny(phenotypes: str):
     try:
         # warp_lbs runs on CPU through warp's CPU backend (and on CUDA when moved there).
         model = anny.Anny(pose_parameterization="local-ref", skinning_method="warp_lbs",
-                          phenotypes=phenotypes)
+                          phenotypes=phenotypes, facial_actions="all")
     except Exception as exc:  # a broken cache or install: say what to do
         raise BodyModelError(f"Could not build the anny body model ({exc}). Delete {cache} "
                              "and try again; check that anny==0.6.2 is installed.") from exc
@@ -163,6 +164,8 @@ class AnnyBody:
         self.retarget = SmplToAnny(labels, parents, model.reference_bone_orientations.float())
         self._joint_bones = torch.tensor([labels.index(JOINT_BONES[j]) for j in JOINT_NAMES])
         self._no_params = torch.zeros(1, 0)
+        self.expression_names = tuple(model.facial_action_labels)
+        self._no_face = torch.zeros(1, len(self.expression_names))
         self._delta_template = torch.eye(4)[None, None].repeat(1, len(labels), 1, 1)
         self._rest_cache: dict[bytes, tuple[dict, Prepared]] = {}
         self._cache_lock = threading.Lock()
@@ -192,7 +195,106 @@ class AnnyBody:
         reg = torch.where(keep, reg, 0.0)
         self._coco_vertices = torch.nonzero(reg.sum(0)).flatten()
         self._coco_weights = reg[:, self._coco_vertices] / reg.sum(1, keepdim=True)
+        self._init_hands(labels)
+        self._init_face()
         logger.info("anny body ready in %.1f s", time.perf_counter() - t0)
+
+    def _init_hands(self, labels: list[str]) -> None:
+        """The 21 hand points per side (HAND21_NAMES): the wrist, finger bone
+        heads, and the fingertips as the skin vertex of each distal phalanx
+        farthest along it (on the default rest mesh)."""
+        m = self.model
+        with torch.inference_mode():
+            coeffs = m._get_phenotype_blendshape_coefficients(torch.from_numpy(self.default_shape)[None],
+                                                              self._no_params, self._no_face)
+            rest = m.get_rest_model(coeffs)
+        verts, poses = rest["rest_vertices"][0], rest["rest_bone_poses"][0]
+        heads, tips = [], []
+        for S in "LR":
+            bones = [f"wrist.{S}"] + [f"finger{f}-{k}.{S}" for f in range(1, 6) for k in (1, 2, 3)]
+            heads.append([labels.index(b) for b in bones])
+            for f in range(1, 6):
+                b = labels.index(f"finger{f}-3.{S}")
+                weight = (m.vertex_bone_weights * (m.vertex_bone_indices == b)).sum(1)
+                own = torch.nonzero(weight > 0.9).flatten()
+                offset = verts[own] - poses[b, :3, 3]
+                along = offset @ poses[b, :3, 1]
+                across = (offset - along[:, None] * poses[b, :3, 1]).norm(dim=1)
+                tips.append(int(own[(along - across).argmax()]))   # the tip of the pad, near the axis
+        # (2, 21) gather order: bone heads first (2 x 16), tips after (10 vertices)
+        order = []
+        for side in range(2):
+            row = [side * 16]
+            for f in range(5):
+                row += [side * 16 + 1 + 3 * f + k for k in range(3)] + [32 + side * 5 + f]
+            order.append(row)
+        assert len(order[0]) == len(HAND21_NAMES)
+        self._hand_bones = torch.tensor(heads).flatten()
+        self._tip_vertices = torch.tensor(tips)
+        self._hand21_order = torch.tensor(order)
+
+    def _init_face(self) -> None:
+        """anny's facial actions as a sparse linear blend shape: the rows of its
+        blend shapes after the phenotype basis, on the vertices they move (they
+        move no bone: checked on anny 0.6.2), added to the rest vertices."""
+        m = self.model
+        with torch.inference_mode():
+            n_phen = m._get_phenotype_blendshape_coefficients(
+                torch.from_numpy(self.default_shape)[None], self._no_params, self._no_face).shape[1] \
+                - len(self.expression_names)
+            shapes = m.blendshapes[n_phen:n_phen + len(self.expression_names)].float()
+            moved = torch.nonzero(shapes.abs().sum((0, 2)) > 0).flatten()
+        self._face_vertices = moved
+        self._face_shapes = shapes[:, moved].reshape(len(self.expression_names), -1).contiguous()
+        # Their skinning weights over the few bones they hang from, dense: (Vf, nf).
+        idx, w = m.vertex_bone_indices[moved], m.vertex_bone_weights[moved].float()
+        self._face_bones = torch.unique(idx[w > 0])
+        where = torch.searchsorted(self._face_bones, idx.clamp(max=int(self._face_bones[-1])))
+        dense = torch.zeros(len(moved), len(self._face_bones))
+        self._face_weights = dense.scatter_add_(1, where, torch.where(w > 0, w, 0.0))
+        self._face_weights_np = self._face_weights.numpy()
+        self._face_shapes_np = self._face_shapes.numpy()
+        self._face_vertices_np = moved.numpy()
+
+    def _add_face(self, vertices: torch.Tensor, transforms: torch.Tensor, expression) -> None:
+        """Add the facial blend shapes in use to skinned `vertices`, in place.
+
+        Skinning is linear: sum_b w_b T_b (v + d) = (skinned v) + (sum_b w_b R_b) d,
+        so each moved vertex's offset d turns by its blended bone rotation. This
+        skins the rest mesh the shape cache already holds: a changed rest mesh
+        per call made warp's skinning 5x slower (a fresh input every time).
+        numpy, not torch: torch ops on warp's fresh output waited for torch's
+        thread pool (10+ ms a call measured on a busy 2-core machine); these
+        loops of small numpy ops stay on this thread, with no BLAS call.
+        """
+        face = np.asarray(expression, dtype=np.float32).reshape(-1, len(self.expression_names))
+        if not face.any():
+            return
+        B = transforms.shape[0]
+        face = np.broadcast_to(face, (B, face.shape[1]))
+        rot = transforms[:, self._face_bones, :3, :3].numpy().reshape(B, -1, 9)
+        out, n = vertices.numpy(), len(self._face_vertices_np)
+        if B == 1:
+            moved = np.zeros(self._face_shapes_np.shape[1], np.float32)
+            for k in np.flatnonzero(face[0]):
+                moved += face[0, k] * self._face_shapes_np[k]
+            blended = np.zeros((n, 9), np.float32)
+            for f in range(rot.shape[1]):
+                blended += self._face_weights_np[:, f:f + 1] * rot[0, f]
+            moved, blended = moved[None], blended[None]
+        else:   # a batch: two matrix products, big enough for BLAS
+            moved = face @ self._face_shapes_np
+            blended = (self._face_weights_np @ rot.transpose(1, 0, 2).reshape(rot.shape[1], -1)
+                       ).reshape(n, B, 9).transpose(1, 0, 2)
+        out[:, self._face_vertices_np] += np.einsum("bvij,bvj->bvi", blended.reshape(B, n, 3, 3),
+                                                    moved.reshape(B, n, 3))
+
+    def expression_vector(self, expression) -> np.ndarray:
+        """Named weights (dict) -> (E,) in `expression_names` order; unknown names are ignored."""
+        vec = np.zeros(len(self.expression_names), dtype=np.float32)
+        for i, name in enumerate(self.expression_names):
+            vec[i] = expression.get(name, 0.0)
+        return vec
 
     def _shape_tensor(self, shape) -> torch.Tensor:
         if shape is None:
@@ -225,7 +327,7 @@ class AnnyBody:
         if new:
             rows = phen if len(new) == len(keys) else phen[[keys.index(k) for k in new]]
             m = self.model
-            coeffs = m._get_phenotype_blendshape_coefficients(rows, self._no_params, self._no_params)
+            coeffs = m._get_phenotype_blendshape_coefficients(rows, self._no_params, self._no_face)
             rest = m.get_rest_model(coeffs)
             built = rest, self.retarget.prepare(rest["rest_bone_heads"], rest["rest_bone_poses"][..., :3, :3])
             cache = len(new) <= _CACHED_SHAPES // 4
@@ -250,44 +352,60 @@ class AnnyBody:
                 self._rest_cache.pop(next(iter(self._rest_cache)))
             self._rest_cache[key] = entry
 
-    def _deltas(self, global_orient, body_pose, transl, shape) -> tuple[torch.Tensor, dict]:
-        """anny's pose input for SMPL-24 poses: (B, J, 4, 4) local-ref bone
-        deltas that pose anny straight in the Y-up world (the root's delta
-        holds the axis change and d_0 = U_0 transl); and the rest model."""
+    def _deltas(self, global_orient, body_pose, transl, shape, left_hand_pose=None,
+                right_hand_pose=None) -> tuple[torch.Tensor, dict]:
+        """anny's pose input for SMPL-24 poses (and MANO-15 hands, flat when
+        None): (B, J, 4, 4) local-ref bone deltas that pose anny straight in the
+        Y-up world (the root's delta holds the axis change and d_0 = U_0
+        transl); and the rest model."""
         go = torch.as_tensor(np.asarray(global_orient, dtype=np.float32)).reshape(-1, 3)
         B = go.shape[0]
         bp = torch.as_tensor(np.asarray(body_pose, dtype=np.float32)).reshape(B, 23, 3)
         tr = torch.as_tensor(np.asarray(transl, dtype=np.float32)).reshape(B, 3)
+        aa = [go[:, None], bp]
+        if left_hand_pose is not None or right_hand_pose is not None:
+            for hand in (left_hand_pose, right_hand_pose):
+                aa.append(torch.zeros(B, 15, 3) if hand is None else
+                          torch.as_tensor(np.asarray(hand, dtype=np.float32)).reshape(B, 15, 3))
         phen = self._shape_tensor(shape)
         if phen.shape[0] not in (1, B):
             raise ValueError(f"shape batch {phen.shape[0]} does not match pose batch {B}")
         rest, prep = self._rest(phen)
         delta = self._delta_template.expand(B, -1, -1, -1).clone()
-        self.retarget(torch.cat([go[:, None], bp], 1), prep, out=delta[..., :3, :3])
+        self.retarget(torch.cat(aa, 1), prep, out=delta[..., :3, :3])
         delta[:, 0, :3, 3] = tr if self._root_ref_is_identity else tr @ self.retarget.ref_root.T
         return delta, rest
 
-    def pose_parameters(self, global_orient, body_pose, transl, shape=None) -> np.ndarray:
-        """anny-native pose of SMPL-24 poses: (B, J, 4, 4) for `self.model`
+    def pose_parameters(self, global_orient, body_pose, transl, shape=None, left_hand_pose=None,
+                        right_hand_pose=None) -> np.ndarray:
+        """anny-native pose of SMPL-24 poses (and hands): (B, J, 4, 4) for `self.model`
         (pose_parameterization 'local-ref', bones `model.bone_labels`);
         model(pose_parameters=..., phenotype_kwargs=shape) poses the body `forward` poses."""
         with torch.inference_mode():
-            return self._deltas(global_orient, body_pose, transl, shape)[0].numpy()
+            return self._deltas(global_orient, body_pose, transl, shape, left_hand_pose, right_hand_pose)[0].numpy()
 
-    def forward(self, global_orient, body_pose, transl, shape=None) -> BodyOutput:
+    def forward(self, global_orient, body_pose, transl, shape=None, left_hand_pose=None,
+                right_hand_pose=None, expression=None) -> BodyOutput:
         """Pose a batch: global_orient (B, 3), body_pose (B, 23, 3), transl (B, 3), shape
-        (B, S) | (S,) | None in `shape_names` order, values in [0, 1] (default 0.5)."""
+        (B, S) | (S,) | None in `shape_names` order, values in [0, 1] (default 0.5);
+        hand poses (B, 15, 3) MANO-15 (None: flat); expression (B, E) | (E,) weights in
+        `expression_names` order (None: neutral)."""
         m = self.model
         with torch.inference_mode():
-            delta, rest = self._deltas(global_orient, body_pose, transl, shape)
+            delta, rest = self._deltas(global_orient, body_pose, transl, shape, left_hand_pose, right_hand_pose)
             B = delta.shape[0]
             transforms, poses = m.get_bone_transforms(delta, rest["rest_bone_poses"])
             vertices = m.get_skinned_vertices(rest["rest_vertices"].expand(B, -1, -1), transforms)
+            if expression is not None:
+                self._add_face(vertices, transforms, expression)
             joints = poses[:, self._joint_bones, :3, 3]
             # A weighted sum, not a BLAS matmul: see the note above retarget._skew.
             head_kp = (self._coco_weights[..., None] * vertices[:, None, self._coco_vertices]).sum(2)
             coco = torch.cat([head_kp, joints[:, _COCO_BODY]], 1)
-        return BodyOutput(vertices=vertices.numpy(), joints=joints.numpy(), coco17=coco.numpy())
+            points = torch.cat([poses[:, self._hand_bones, :3, 3], vertices[:, self._tip_vertices]], 1)
+            hand21 = points[:, self._hand21_order]
+        return BodyOutput(vertices=vertices.numpy(), joints=joints.numpy(), coco17=coco.numpy(),
+                          hand21=hand21.numpy())
 
 
 def _row(entry: tuple[dict, Prepared], i: int, copy: bool) -> tuple[dict, Prepared]:

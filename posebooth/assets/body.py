@@ -21,6 +21,10 @@ class BodyOutput:
     vertices: np.ndarray   # (B, V, 3) float32, world, metres
     joints: np.ndarray     # (B, 24, 3) float32, SMPL-24 joint positions, world
     coco17: np.ndarray     # (B, 17, 3) float32, COCO-17 keypoints, world
+    # (B, 2, 21, 3) float32, left then right hand in HAND21_NAMES order (OpenPose /
+    # COCO-WholeBody: wrist, then thumb, index, middle, ring, pinky, each 3 joints
+    # and the fingertip on the skin), world; None where a backend has no fingers.
+    hand21: np.ndarray | None = None
 
     @property
     def batch_size(self) -> int:
@@ -38,5 +42,10 @@ class BodyModel(Protocol):
 
     def forward(self, global_orient: np.ndarray, body_pose: np.ndarray,
                 transl: np.ndarray, shape: np.ndarray | None = None) -> BodyOutput:
-        """Pose a batch. shape: (B, S) or (S,) in `shape_names` order; None = default."""
+        """Pose a batch. shape: (B, S) or (S,) in `shape_names` order; None = default.
+
+        A whole-body backend also has `expression_names` (its facial expression
+        weights, maybe none) and takes the keywords left_hand_pose /
+        right_hand_pose ((B, 15, 3) MANO-15, None = flat) and expression
+        ((B, E) in `expression_names` order, None = neutral)."""
         ...

@@ -18,6 +18,10 @@ the body faces +Z, its left is +X, Y up):
   shoulders left z > 0 raises the arm, z < 0 lowers it; left y < 0 swings it forwards;
             x < 0 rotates it externally (forearm up when the elbow is bent)
   elbows    left y < 0 / right y > 0 flexes (forearm forwards); x < 0 supinates
+Elbows and knees are hinges: their twist and side swing stay within a few
+tens of degrees, so no slider, drag or solver can twist an elbow into a
+collapsed "candy wrapper"; the forearm's pronation is shared with the wrist.
+Finger joints (MANO-15 per hand) have their own limits: assets.hand_limits.
   wrists    left z < 0 / right z > 0 flexes (palm side of a palm-down hand)
 Right-side limits are the left ones mirrored: x ranges kept, y and z ranges
 negated (mirror_pose maps (x, y, z) to (x, -y, -z)), so clamping commutes
@@ -25,10 +29,11 @@ with mirroring.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from posebooth.assets.hand_limits import clamp_hand, hand_violations
 from posebooth.assets.smpl_skeleton import JOINT_INDEX, JOINT_NAMES, MIRROR
 from posebooth.scene.rotation import Rotation
 from posebooth.scene.tracks import PoseState
@@ -46,7 +51,7 @@ class JointLimit:
 # Left and centre joints, degrees: twist axis, then (lo, hi) for x, y, z.
 _DEG: dict[str, tuple[str, tuple[float, float], tuple[float, float], tuple[float, float]]] = {
     "left_hip":      ("y", (-125, 35), (-45, 50), (-35, 70)),
-    "left_knee":     ("y", (-5, 150), (-30, 30), (-12, 12)),
+    "left_knee":     ("y", (-5, 150), (-15, 15), (-5, 5)),       # a hinge: little twist, no side bend
     "left_ankle":    ("y", (-35, 60), (-30, 35), (-35, 25)),
     "left_foot":     ("z", (-70, 45), (-15, 15), (-15, 15)),
     "spine1":        ("y", (-30, 50), (-30, 30), (-30, 30)),
@@ -56,7 +61,7 @@ _DEG: dict[str, tuple[str, tuple[float, float], tuple[float, float], tuple[float
     "head":          ("y", (-40, 40), (-50, 50), (-35, 35)),
     "left_collar":   ("x", (-25, 25), (-30, 25), (-20, 35)),
     "left_shoulder": ("x", (-100, 95), (-140, 70), (-105, 100)),
-    "left_elbow":    ("x", (-100, 90), (-150, 10), (-20, 20)),
+    "left_elbow":    ("x", (-35, 35), (-150, 10), (-5, 5)),      # a hinge: the forearm's twist is shared with the wrist
     "left_wrist":    ("x", (-70, 70), (-30, 45), (-80, 70)),
     "left_hand":     ("x", (-20, 20), (-20, 20), (-90, 30)),
 }
@@ -146,12 +151,15 @@ def clamp_rotvec(joint_index: int, rotvec) -> np.ndarray:
 
 
 def clamp_pose(pose: PoseState) -> PoseState:
-    """Clamp every body joint; the root orientation and transl are free."""
+    """Clamp every body and finger joint; the root orientation, transl and face are free."""
     body = np.array([clamp_rotvec(j + 1, r) for j, r in enumerate(np.asarray(pose.body_pose).reshape(23, 3))])
-    return pose.with_body(body_pose=body)
+    return replace(pose.with_body(body_pose=body), left_hand_pose=clamp_hand("left", pose.left_hand_pose),
+                   right_hand_pose=clamp_hand("right", pose.right_hand_pose))
 
 
 def violations(pose: PoseState, tol: float = 1e-9) -> list[str]:
-    """Names of the body joints outside their limits (for messages and tests)."""
-    return [JOINT_NAMES[j + 1] for j, r in enumerate(np.asarray(pose.body_pose).reshape(23, 3))
+    """Names of the body and finger joints outside their limits (for messages and tests)."""
+    body = [JOINT_NAMES[j + 1] for j, r in enumerate(np.asarray(pose.body_pose).reshape(23, 3))
             if not within_limits(j + 1, r, tol)]
+    return body + hand_violations("left", pose.left_hand_pose, tol) + hand_violations("right", pose.right_hand_pose,
+                                                                                        tol)

@@ -12,7 +12,9 @@ betas are read when present but not applied (see below); other keys
 
 SMPL-H/X have no rotations for SMPL's hand joints 22/23 (their fingers take
 that place), and a finger rotation is not a whole-hand rotation, so those
-two joints import at rest; the wrists carry the hand's orientation.
+two joints import at rest; the wrists carry the hand's orientation. Their
+finger joints (2 x 15, MANO order, flat hand at zero) become the keys' hand
+poses (SMPL-X split files: 'pose_hand', N x 90, when present).
 
 Frames: AMASS is Z-up; PoseBooth is Y-up, so (x, y, z) -> (x, z, -y) is
 applied to the root rotation (left-multiplied) and to positions. AMASS trans
@@ -74,6 +76,7 @@ class Motion:
     body_pose: np.ndarray       # (N, 23, 3)
     transl: np.ndarray          # (N, 3) pelvis world positions
     betas: np.ndarray | None
+    hands: np.ndarray | None = None   # (N, 2, 15, 3) left, right MANO-15 (SMPL-H/X); None: flat
 
     @property
     def num_frames(self) -> int:
@@ -198,13 +201,20 @@ def _load_amass(npz: NpzArchive, where: str, fps: float | None, max_frames: int 
         raise MotionError(f"{where}: importing this would read {rows} source frames; at most "
                           f"{MAX_SOURCE_ROWS} can be read at once; import fewer frames (--max-frames)")
 
+    hands = None
     if "poses" in keys:
-        poses = _finite_bounded(npz.read_rows("poses", rows, 72 if layout == "smpl" else 66), "poses",
-                                where, True)
-        root, body = poses[:, :3], poses[:, 3:]
+        width = {"smpl": 72, "smplh": 156, "smplx": 165}[layout]
+        poses = _finite_bounded(npz.read_rows("poses", rows, width), "poses", where, True)
+        root, body = poses[:, :3], poses[:, 3:72 if layout == "smpl" else 66]
+        if layout != "smpl":   # the fingers come last: 2 x 15 joints (after jaw and eyes on SMPL-X)
+            hands = poses[:, -90:].reshape(rows, 2, 15, 3)
     else:
         root = _finite_bounded(npz.read_rows("root_orient", rows, 3), "root_orient", where, True)
         body = _finite_bounded(npz.read_rows("pose_body", rows, 63), "pose_body", where, True)
+        if "pose_hand" in keys:
+            _checked_rows(npz, "pose_hand", 90, n, where)
+            hands = _finite_bounded(npz.read_rows("pose_hand", rows, 90), "pose_hand", where,
+                                    True).reshape(rows, 2, 15, 3)
     trans = _finite_bounded(npz.read_rows("trans", rows, 3), "trans", where, False)
     betas = None
     if "betas" in keys:  # informational only: a bad betas array is not worth refusing the motion
@@ -218,7 +228,7 @@ def _load_amass(npz: NpzArchive, where: str, fps: float | None, max_frames: int 
     body_pose[:, : body.shape[1] // 3] = body.reshape(rows, -1, 3)   # SMPL-H/X: hands (22, 23) stay at rest
     go = (Rotation.from_matrix(Z_UP_TO_Y_UP) * Rotation.from_rotvec(root)).as_rotvec()
     pelvis = (trans + SMPL_REST_PELVIS) @ Z_UP_TO_Y_UP.T
-    return Motion(layout, src_fps, go, body_pose, pelvis, betas)
+    return Motion(layout, src_fps, go, body_pose, pelvis, betas, hands)
 
 
 def resample(motion: Motion, fps: float, max_frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -239,6 +249,19 @@ def resample(motion: Motion, fps: float, max_frames: int | None = None) -> tuple
     rotvecs = slerp_rotvecs(rot[i0].reshape(-1, 3), rot[i1].reshape(-1, 3), np.repeat(t, 24)).reshape(count, 24, 3)
     transl = (1 - t)[:, None] * motion.transl[i0] + t[:, None] * motion.transl[i1]
     return rotvecs, transl
+
+
+def resample_hands(motion: Motion, fps: float, count: int) -> np.ndarray | None:
+    """The motion's hands at `fps` (count, 2, 15, 3), as `resample` samples the body; None: no hands."""
+    if motion.hands is None:
+        return None
+    n = motion.num_frames
+    u = np.arange(count) * (motion.fps / fps)
+    i0 = np.minimum(np.floor(u + 1e-9).astype(int), n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    t = np.clip(u - i0, 0.0, 1.0)
+    h = motion.hands
+    return slerp_rotvecs(h[i0].reshape(-1, 3), h[i1].reshape(-1, 3), np.repeat(t, 30)).reshape(count, 2, 15, 3)
 
 
 def import_motion(scene: Scene, path: str | os.PathLike, person_index: int = 0,
@@ -266,8 +289,12 @@ def import_motion(scene: Scene, path: str | os.PathLike, person_index: int = 0,
     if start + count - 1 > MAX_FRAME:
         raise MotionError(f"{path}: the motion would end after frame {MAX_FRAME}; start it earlier")
     rotvecs, transl = resample(motion, scene.timeline.fps, count)
+    hands = resample_hands(motion, scene.timeline.fps, count)
+    fingers = (lambda k: {}) if hands is None else (lambda k: {   # noqa: E731
+        "left_hand_pose": hands[k, 0].reshape(-1).tolist(), "right_hand_pose": hands[k, 1].reshape(-1).tolist()})
     keys = [PoseKey(frame=start + k, global_orient=rotvecs[k, 0].tolist(),
-                    body_pose=rotvecs[k, 1:].reshape(-1).tolist(), transl=transl[k].tolist(), interp="linear")
+                    body_pose=rotvecs[k, 1:].reshape(-1).tolist(), transl=transl[k].tolist(), interp="linear",
+                    **fingers(k))
             for k in range(count)]
     out = scene.model_copy(deep=True)
     out.people[person_index] = out.people[person_index].model_copy(update={"keys": keys})

@@ -54,7 +54,18 @@ def mirror_pose(pose: PoseState) -> PoseState:
     # The hands swap too: MANO's left and right rest frames mirror each other the same way.
     return replace(pose.with_rotvecs(rot, np.asarray(pose.transl, dtype=np.float64) * _MIRROR_POINT),
                    left_hand_pose=np.asarray(pose.right_hand_pose, dtype=np.float64) * _MIRROR_ROTVEC,
-                   right_hand_pose=np.asarray(pose.left_hand_pose, dtype=np.float64) * _MIRROR_ROTVEC)
+                   right_hand_pose=np.asarray(pose.left_hand_pose, dtype=np.float64) * _MIRROR_ROTVEC,
+                   expression=mirror_expression(pose.expression))
+
+
+def mirror_expression(expression: dict) -> dict:
+    """The face's left and right actions swapped (eyeBlinkLeft <-> eyeBlinkRight, jawLeft <-> jawRight)."""
+    def swap(name: str) -> str:
+        for a, b in (("Left", "Right"), ("Right", "Left")):
+            if name.endswith(a):
+                return name[: -len(a)] + b
+        return name
+    return {swap(k): v for k, v in expression.items()}
 
 
 def copy_side(pose: PoseState, from_side: Literal["left", "right"] = "left") -> PoseState:

@@ -23,6 +23,11 @@ C_p^-1 R_j C_b, generalised to bones that share a joint.
 
 Vectors and rotations are in anny's axes (Z up, front -Y) except the inputs
 (Y-up world); the root delta also turns anny's axes into the world's.
+
+The fingers follow the same recipe: the pose may carry both hands' MANO-15
+joints after SMPL's 24 (54 joints), each of anny's finger bones is one of
+them, and each phalanx is a segment aligned onto the flat hand's direction
+(hand_skeleton.FLAT_HAND_DIRECTIONS).
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ from typing import NamedTuple
 import numpy as np
 import torch
 
+from posebooth.assets.hand_skeleton import FLAT_HAND_DIRECTIONS, HAND_JOINT_INDEX, HAND_PARENTS
 from posebooth.assets.smpl_skeleton import JOINT_INDEX, MIRROR, PARENTS, REST_JOINTS
 
 # Y-up world -> anny axes: anny = (x, -z, y); world = (x, z, -y).
@@ -62,6 +68,30 @@ _DRIVERS = (
     ("upperarm", "shoulder", True), ("lowerarm", "elbow", True), ("wrist", "wrist", True),
     ("metacarpal", "wrist", True), ("finger1-", "wrist", True), ("finger", "hand", True),
 )
+
+# The fingers: anny's finger{f}-{k} bones are MANO's joints, driven by the
+# hand poses. Joints 24..38 of the extended pose are the left hand's MANO-15,
+# 39..53 the right hand's; each finger's first joint hangs off the wrist, and
+# the four fingers' also turn with SMPL's hand joint (R = R_hand R_mano), so
+# that joint still bends the fingers as one on top of the hand pose.
+N_POSE_JOINTS = 24 + 30
+HAND_OFFSET = {"left": 24, "right": 39}
+_ANNY_FINGER = {1: "thumb", 2: "index", 3: "middle", 4: "ring", 5: "pinky"}
+POSE_PARENTS = tuple(PARENTS) + tuple(
+    JOINT_INDEX[f"{side}_wrist"] if p < 0 else HAND_OFFSET[side] + p
+    for side in ("left", "right") for p in HAND_PARENTS)
+# (MCP joint, SMPL hand joint) of the four fingers, in the extended pose.
+HAND_COMPOSED = tuple((HAND_OFFSET[side] + HAND_JOINT_INDEX[f"{f}1"], JOINT_INDEX[f"{side}_hand"])
+                      for side in ("left", "right") for f in ("index", "middle", "ring", "pinky"))
+
+
+def mano_joint(label: str) -> str | None:
+    """The MANO joint name of an anny finger bone ("finger2-3.L" -> "index3"), else None."""
+    base = label.split(".")[0]
+    if not base.startswith("finger") or "-" not in base:
+        return None
+    f, k = base[6:].split("-")
+    return f"{_ANNY_FINGER[int(f)]}{k}"
 
 # Aligned segments: (name, start bone, end bone, SMPL limb, secondary ref, secondary target).
 # The primary (start->end head vector) turns onto the SMPL T-pose limb; the
@@ -135,6 +165,16 @@ def bone_joints(labels: list[str], parents: list[int], hands_own_fingers: bool =
     return out
 
 
+def bone_drivers(labels: list[str], parents: list[int]) -> list[int]:
+    """Joint of the extended pose (SMPL-24 + two MANO-15 hands) driving each anny bone."""
+    out = bone_joints(labels, parents)
+    for b, label in enumerate(labels):
+        name, side = mano_joint(label), _side(label)
+        if name is not None and side is not None:
+            out[b] = HAND_OFFSET[side] + HAND_JOINT_INDEX[name]
+    return out
+
+
 class Prepared(NamedTuple):
     """Per-shape constants of the retargeting (batch 1 or B), reusable across poses."""
     left: torch.Tensor       # (Bs, a, 3, 3) E_p^T of the active bones
@@ -153,12 +193,12 @@ class SmplToAnny:
     def __init__(self, labels: list[str], parents: list[int], reference_orientations: torch.Tensor):
         index = {label: i for i, label in enumerate(labels)}
         n = len(labels)
-        joints = bone_joints(labels, parents)
+        joints = bone_drivers(labels, parents)
         parent = [0] + list(parents[1:])
         # Driven bones: where the SMPL joint changes; their delta is E_p^T R_j E_b.
         driven = [0] + [b for b in range(1, n) if joints[b] != joints[parent[b]]]
         for b in driven[1:]:
-            if PARENTS[joints[b]] != joints[parent[b]]:
+            if POSE_PARENTS[joints[b]] != joints[parent[b]]:
                 raise ValueError(f"anny bone {labels[b]}: SMPL joint {joints[b]} does not "
                                  f"follow its parent's joint {joints[parent[b]]}")
         self.n_bones = n
@@ -168,9 +208,12 @@ class SmplToAnny:
         self.ref_root = reference_orientations[0].float()
 
         # Reference-pose vectors between heads, as sums of bone offsets along the tree.
-        vectors: list[tuple[str, str]] = []
+        # A pair (a, b) is head(b) - head(a); (b, None) is bone b's own axis in
+        # the reference pose (its head -> tail direction, U_b e_y: the same for
+        # every shape), for the fingertips, which no bone head marks.
+        vectors: list[tuple[str, str | None]] = []
 
-        def vec(a: str, b: str) -> int:
+        def vec(a: str, b: str | None) -> int:
             vectors.append((a, b))
             return len(vectors) - 1
 
@@ -186,6 +229,18 @@ class SmplToAnny:
                              -1 if s_ref is None else -2 if s_ref == "left" else sec[s_ref],
                              np.zeros(3) if s_tgt is None else tgt[s_tgt]))
                 seg_names.append(f"{name}.{S}")
+            # Each phalanx onto the flat hand's direction, rolled with the palm
+            # (knuckles forward), so MANO's rotations bend it as they bend MANO's.
+            for f in range(1, 6):
+                for k in range(1, 4):
+                    bone = f"finger{f}-{k}.{S}"
+                    if bone not in index:
+                        continue
+                    end = f"finger{f}-{k + 1}.{S}" if k < 3 else None
+                    name = f"{_ANNY_FINGER[f]}{k}"
+                    target = _TO_ANNY @ FLAT_HAND_DIRECTIONS[side][HAND_JOINT_INDEX[name]]
+                    segs.append((vec(bone, end), target, sec["knuckles"], _FRONT))
+                    seg_names.append(f"{name}.{S}")
         for name, a, b, (j0, j1) in _CENTRE_SEGMENTS:
             target = _TO_ANNY @ (_REST[JOINT_INDEX[j1]] - _REST[JOINT_INDEX[j0]])
             segs.append((vec(a, b), target, -1, np.zeros(3)))
@@ -201,12 +256,17 @@ class SmplToAnny:
                 chain.add(c)
                 c = parents[c]
             ancestors.append(chain)
-        path = np.zeros((len(vectors), n))
-        for k, (a, b) in enumerate(vectors):
-            path[k, list(ancestors[index[b]] - ancestors[index[a]])] += 1
-            path[k, list(ancestors[index[a]] - ancestors[index[b]])] -= 1
+        pairs = [k for k, (_, b) in enumerate(vectors) if b is not None]
+        axes = [k for k, (_, b) in enumerate(vectors) if b is None]
+        path = np.zeros((len(pairs), n))
+        for row, k in enumerate(pairs):
+            a, b = vectors[k]
+            path[row, list(ancestors[index[b]] - ancestors[index[a]])] += 1
+            path[row, list(ancestors[index[a]] - ancestors[index[b]])] -= 1
         used = np.flatnonzero(np.abs(path).sum(0))
         f32 = torch.float32
+        self.n_vectors, self.pair_rows, self.axis_rows = len(vectors), torch.tensor(pairs), torch.tensor(axes)
+        self.axis_vectors = reference_orientations[[index[vectors[k][0]] for k in axes], :, 1].float()
         self.path = torch.tensor(path[:, used], dtype=f32)
         self.used = torch.tensor(used)
         self.used_parent = torch.tensor([parents[c] for c in used])
@@ -231,7 +291,10 @@ class SmplToAnny:
         bone_seg: list[int] = []
         for b, label in enumerate(labels):
             row, centre = _lookup(label, _SEGMENT_OF_PREFIX), _lookup(label, _CENTRE_SEGMENT_OF_PREFIX)
-            if centre is not None:
+            finger = mano_joint(label)
+            if finger is not None and f"{finger}.{label[-1]}" in seg_index:
+                bone_seg.append(seg_index[f"{finger}.{label[-1]}"] + 1)
+            elif centre is not None:
                 bone_seg.append(seg_index[centre[1]] + 1)
             elif row is not None and _side(label):
                 bone_seg.append(seg_index[f"{row[1]}.{label[-1]}"] + 1)
@@ -266,6 +329,8 @@ class SmplToAnny:
             raise ValueError("twist shares must be +-1/2 (__call__ takes the half angle's sine and cosine)")
         self.tw_sign = torch.tensor([2 * t[3] for t in tw], dtype=f32)
         self.eye = torch.eye(3)
+        self.mcp = torch.tensor([m for m, _ in HAND_COMPOSED])
+        self.mcp_hand = torch.tensor([h for _, h in HAND_COMPOSED])
 
     def reference_vectors(self, rest_heads: torch.Tensor, rest_rot: torch.Tensor) -> torch.Tensor:
         """Head-to-head vectors of the reference pose, (B, K, 3), from anny's rest model.
@@ -276,7 +341,13 @@ class SmplToAnny:
         h = rest_heads[:, self.used] - rest_heads[:, self.used_parent]
         A = self.used_parent_ref @ rest_rot[:, self.used_parent].transpose(-1, -2)
         A = torch.where(self.used_parent_is_root, self.eye, A)
-        return (self.path[..., None] * (A @ h[..., None])[:, None, ..., 0]).sum(-2)   # path @ offsets
+        pairs = (self.path[..., None] * (A @ h[..., None])[:, None, ..., 0]).sum(-2)   # path @ offsets
+        if not len(self.axis_rows):
+            return pairs
+        out = pairs.new_empty(pairs.shape[0], self.n_vectors, 3)
+        out[:, self.pair_rows] = pairs
+        out[:, self.axis_rows] = self.axis_vectors
+        return out
 
     def segment_rotations(self, vectors: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """C for each segment, (B, S, 3, 3): reference -> SMPL T-pose, world-aligned
@@ -301,15 +372,22 @@ class SmplToAnny:
         return Prepared(E[:, self.active_parent_seg].transpose(-1, -2), E[:, self.active_seg], K, K @ K)
 
     def __call__(self, aa: torch.Tensor, prep: Prepared, out: torch.Tensor | None = None) -> torch.Tensor:
-        """aa: (B, 24, 3) SMPL axis-angles in the Y-up world. Returns the local-ref
-        rotation deltas (B, n_bones, 3, 3) that pose anny in the Y-up world,
-        written into `out` if given (e.g. a view of 4x4 deltas), which must hold
-        identities elsewhere."""
+        """aa: (B, 24, 3) SMPL axis-angles in the Y-up world, or (B, 54, 3) with
+        the left and right hands' MANO-15 after them (flat hands when left out).
+        Returns the local-ref rotation deltas (B, n_bones, 3, 3) that pose anny
+        in the Y-up world, written into `out` if given (e.g. a view of 4x4
+        deltas), which must hold identities elsewhere."""
         B = aa.shape[0]
         if out is None:
             out = self.eye.repeat(B, self.n_bones, 1, 1)
         R = rotvec_to_rotmat(world_to_anny(aa))
-        R = torch.cat([self.eye.expand(B, 1, 3, 3), R], 1)[:, self.active_rot]
+        if aa.shape[1] > 24:   # the four fingers turn with SMPL's hand joint too
+            R[:, self.mcp] = R[:, self.mcp_hand] @ R[:, self.mcp]
+            R = torch.cat([self.eye.expand(B, 1, 3, 3), R], 1)[:, self.active_rot]
+        else:
+            R = torch.cat([self.eye.expand(B, 1, 3, 3), R, self.eye.expand(B, 30, 3, 3)], 1)
+            R[:, 1 + self.mcp] = R[:, 1 + self.mcp_hand]
+            R = R[:, self.active_rot]
         D = prep.left @ R @ prep.right
         # Twist shares: split the source's local rotation X into swing and twist
         # about axis a; the twist angle is 2 atan2(v.a, w) for X's quaternion

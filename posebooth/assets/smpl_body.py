@@ -14,8 +14,11 @@ PoseBooth's transl is the pelvis world position while smplx's transl is
 added to the rest-posed model, whose pelvis sits at J0(betas); so smplx gets
 transl - J0(betas). SMPL-H/X have no SMPL hand joints (22/23): their 24-joint
 output uses the middle finger's first joint (the knuckle, a little beyond where
-SMPL puts its hand joint), and SMPL's hand rotations (body_pose rows 21/22)
-are not applied (fingers stay flat). Part labels: the joint with the largest
+SMPL puts its hand joint). Their fingers take the MANO-15 hand poses, and
+SMPL's hand rotation (body_pose rows 21/22) turns the four fingers at their
+knuckles on top (R = R_hand R_mano), as on anny. SMPL-X's own expression
+coefficients pass through as the expression weights named smplx_expr0, ...
+Part labels: the joint with the largest
 skinning weight, fingers mapped to SMPL's hand parts, jaw and eyes to head.
 """
 from __future__ import annotations
@@ -51,6 +54,13 @@ _WHERE = {
 # right middle-finger knuckles (SMPL-H: 22 + 3 and 37 + 3; SMPL-X: 25 + 3 and 40 + 3).
 _SMPL24 = {"smpl": list(range(24)), "smplh": list(range(22)) + [25, 40], "smplx": list(range(22)) + [28, 43]}
 _NUM_JOINTS = {"smpl": 24, "smplh": 52, "smplx": 55}
+# The 21 hand points (hand_skeleton.HAND21_NAMES) among the model's joints:
+# wrist, then thumb, index, middle, ring, pinky (3 joints each, MANO order in
+# the model: index 0-2, middle 3-5, pinky 6-8, ring 9-11, thumb 12-14); the
+# fingertips are smplx's fingertip vertices.
+_FIRST_FINGER = {"smplh": (22, 37), "smplx": (25, 40)}
+_HAND21_MANO = (12, 13, 14, 0, 1, 2, 3, 4, 5, 9, 10, 11, 6, 7, 8)
+_TIP_NAMES = ("thumb", "index", "middle", "ring", "pinky")
 
 
 def smplx_installed() -> bool:
@@ -159,6 +169,12 @@ class SmplBody:
         from smplx.vertex_ids import vertex_ids
         ids = vertex_ids["smplx" if kind == "smplx" else "smplh"]
         self._face_ids = [ids[k] for k in ("nose", "leye", "reye", "lear", "rear")]
+        self.expression_names = (tuple(f"smplx_expr{i}" for i in range(m.num_expression_coeffs))
+                                 if kind == "smplx" else ())
+        if kind != "smpl":
+            first = _FIRST_FINGER[kind]
+            self._hand_joints = [[20 + s] + [first[s] + j for j in _HAND21_MANO] for s in (0, 1)]
+            self._tip_ids = [[ids[f"{'lr'[s]}{t}"] for t in _TIP_NAMES] for s in (0, 1)]
 
     def _load(self, smplx, torch, path: Path, num_betas: int):
         # smplx would unpickle the file itself (pickle.load, np.load(allow_pickle=True)), which
@@ -200,7 +216,24 @@ class SmplBody:
         labels = np.asarray(to_smpl)[self._model.lbs_weights.argmax(dim=1).numpy()]
         return labels.astype(np.uint8)
 
-    def forward(self, global_orient, body_pose, transl, shape=None) -> BodyOutput:
+    def _hands(self, bp: np.ndarray, left, right) -> list[np.ndarray]:
+        """The MANO-15 poses smplx gets: SMPL's hand joint composed into the four fingers' knuckles."""
+        from posebooth.assets.hand_skeleton import HAND_JOINT_INDEX
+        from posebooth.scene.rotation import Rotation
+
+        b = bp.shape[0]
+        out = []
+        for hand, row in ((left, 21), (right, 22)):
+            pose = np.zeros((b, 15, 3)) if hand is None else np.asarray(hand, np.float64).reshape(b, 15, 3).copy()
+            if np.any(bp[:, row]):
+                mcp = [HAND_JOINT_INDEX[f"{f}1"] for f in ("index", "middle", "ring", "pinky")]
+                turn = Rotation.from_rotvec(np.repeat(bp[:, row], len(mcp), 0))
+                pose[:, mcp] = (turn * Rotation.from_rotvec(pose[:, mcp].reshape(-1, 3))).as_rotvec().reshape(b, -1, 3)
+            out.append(pose.reshape(b, 45))
+        return out
+
+    def forward(self, global_orient, body_pose, transl, shape=None, left_hand_pose=None,
+                right_hand_pose=None, expression=None) -> BodyOutput:
         torch, m = self._torch, self._model
         go = np.asarray(global_orient, dtype=np.float64).reshape(-1, 3)
         b = go.shape[0]
@@ -218,10 +251,14 @@ class SmplBody:
         n_body = 23 if self.kind == "smpl" else 21
         kw = dict(betas=betas_t, global_orient=t(go), body_pose=t(bp[:, :n_body].reshape(b, -1)), transl=t(tr - j0))
         if self.kind != "smpl":
-            kw.update(left_hand_pose=torch.zeros(b, 45), right_hand_pose=torch.zeros(b, 45))
+            left, right = self._hands(bp, left_hand_pose, right_hand_pose)
+            kw.update(left_hand_pose=t(left), right_hand_pose=t(right))
         if self.kind == "smplx":
+            n = m.num_expression_coeffs
+            expr = np.zeros((b, n)) if expression is None else np.broadcast_to(
+                np.asarray(expression, np.float64).reshape(-1, n), (b, n))
             kw.update(jaw_pose=torch.zeros(b, 3), leye_pose=torch.zeros(b, 3), reye_pose=torch.zeros(b, 3),
-                      expression=torch.zeros(b, m.num_expression_coeffs))
+                      expression=t(expr))
             m.batch_size = b  # smplx sizes its landmark buffers by this attribute
         with torch.no_grad():
             out = m(**kw)
@@ -231,4 +268,11 @@ class SmplBody:
         coco[:, :5] = verts[:, self._face_ids]
         for c, j in COCO17_FROM_SMPL.items():
             coco[:, c] = joints[:, j]
-        return BodyOutput(vertices=verts, joints=joints, coco17=coco)
+        hand21 = None
+        if self.kind != "smpl":
+            all_joints = out.joints.numpy().astype(np.float32)
+            hand21 = np.stack([np.concatenate([all_joints[:, self._hand_joints[s]], verts[:, self._tip_ids[s]]], 1)
+                               for s in (0, 1)], 1)
+            order = [0] + [1 + 3 * f + k if k < 3 else 16 + f for f in range(5) for k in range(4)]
+            hand21 = hand21[:, :, order]
+        return BodyOutput(vertices=verts, joints=joints, coco17=coco, hand21=hand21)

@@ -26,15 +26,23 @@ def starter_scene(people: int = 1, preset: str | None = None, frames: int = 1,
         raise ValueError("--people must be between 1 and 16")
     if frames < 1:
         raise ValueError("--frames must be at least 1")
-    fields = {}
+    fields, grounded = {}, True
     if preset:
-        from posebooth.assets.presets import get_preset
+        from posebooth.assets.presets import get_preset, preset_info
         fields = get_preset(preset).to_key_fields()
+        grounded = preset_info(preset).contact != "air"   # a jump stays in the air
     persons = []
     for i in range(people):
         key = PoseKey(frame=0, **fields)
         x = (i - (people - 1) / 2) * PERSON_SPACING
         key.transl = [key.transl[0] + x, key.transl[1], key.transl[2]]
-        persons.append(Person(name=f"Person {i + 1}", color=PALETTE[i % len(PALETTE)], keys=[key]))
+        persons.append(Person(name=f"Person {i + 1}", color=PALETTE[i % len(PALETTE)], keys=[key],
+                              on_ground=grounded))
     camera = CameraSpec(width=width, height=height, keys=[framing_camera_key(people, width, height)])
-    return Scene(people=persons, camera=camera, timeline=Timeline(start=0, end=frames - 1))
+    props = []
+    if preset:   # what the pose rests on (the seat of "sitting"), under each person
+        from posebooth.assets.presets import preset_props
+        for person in persons:
+            t = person.keys[0].transl
+            props += preset_props(preset, (t[0] - fields["transl"][0], t[2] - fields["transl"][2]))
+    return Scene(people=persons, camera=camera, timeline=Timeline(start=0, end=frames - 1), props=props)

@@ -1,4 +1,4 @@
-"""Headless commands: `posebooth scene|render|dataset|models|info|gui`.
+"""Headless commands: `posebooth scene|render|dataset|models|score|info|gui`.
 
 Each subcommand lives in its own module of this package and reports bad
 input by raising cli.errors.CliError: one line on stderr, exit status 2.
@@ -17,6 +17,7 @@ from posebooth.cli.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, CliError
 from posebooth.cli.models import add_models_arguments
 from posebooth.cli.render import add_render_arguments, run_render
 from posebooth.cli.scene_commands import add_scene_arguments
+from posebooth.cli.score import add_score_arguments
 
 
 def _cmd_info(args) -> int:
@@ -54,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=run_render)
     add_models_arguments(sub)
     add_dataset_arguments(sub)
+    add_score_arguments(sub)
     p = sub.add_parser("info", help="GL renderer, torch device, body models, caches")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_info)

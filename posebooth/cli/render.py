@@ -45,7 +45,13 @@ def add_render_arguments(parser) -> None:
                              "or more (default: 2 on a machine with 2 or more cores, else 1; 1 = this "
                              "process only)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--openpose", choices=("body", "body+hands", "full"), default=None,
+                        help="what the openpose control image shows (default: the scene's setting): "
+                             "the body, the body and hands, or full (body, hands and face)")
     add_generation_arguments(parser)
+    from posebooth.cli.score import add_render_scoring_arguments
+
+    add_render_scoring_arguments(parser)
 
 
 SCENE_MODEL = "scene"    # `--model scene`: the model named in the scene file
@@ -120,8 +126,11 @@ def _make_generator(args, scene):
             print(f"posebooth: warning: {warning}", file=sys.stderr, flush=True)
     from posebooth.export.generator import local_generator
 
-    return local_generator(backend, scene.generation, source, seed=args.seed, steps=args.steps,
-                           guidance=args.guidance, strategy=args.clip_strategy)
+    from posebooth.cli.score import scoring_generator
+
+    return scoring_generator(args, local_generator(backend, scene.generation, source, seed=args.seed,
+                                                   steps=args.steps, guidance=args.guidance,
+                                                   strategy=args.clip_strategy))
 
 
 def _one_line(text: str, limit: int = 600) -> str:
@@ -182,6 +191,15 @@ def _run(args) -> int:
         scene = load_scene(args.scene)
     except SceneError as e:
         raise CliError(str(e)) from None
+    from posebooth.assets.props import PropMeshError, scene_props
+    try:   # a prop's missing or changed mesh file: said before the slow start
+        scene_props(scene)
+    except PropMeshError as e:
+        raise CliError(f"{args.scene}: {e}") from None
+    if getattr(args, "openpose", None) is not None:
+        for control in scene.generation.controls:
+            if control.kind == "openpose":
+                control.openpose = args.openpose
     frames = parse_frames(args.frames, scene.timeline)
     size = parse_size(args.size)
     passes = parse_passes(args.passes)
@@ -231,7 +249,10 @@ def _processes(args) -> int:
 def _export(args, scene, frames, size, passes, helpers) -> int:
     from posebooth.export.driver import export_scene
     from posebooth.export.files import ExportError
+    from posebooth.cli.score import check_render_scoring, finish_scoring
 
+    if hasattr(args, "score"):
+        check_render_scoring(args)
     generator = _make_generator(args, scene)
     from posebooth.assets.body import BodyModelError
     from posebooth.viewport.renderer import RenderError
@@ -245,6 +266,8 @@ def _export(args, scene, frames, size, passes, helpers) -> int:
         manifest = export_scene(scene, args.out, frames=frames, passes=passes, size=size,
                                 video=args.video, generator=generator, progress=not args.quiet,
                                 workers=args.workers, helpers=helpers)
+        if hasattr(args, "score"):
+            finish_scoring(args, generator)
     except tuple(errors) as e:
         raise CliError(str(e)) from None
     finally:

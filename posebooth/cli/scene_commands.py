@@ -1,4 +1,4 @@
-"""`posebooth scene new|check|schema|presets|import-motion`."""
+"""`posebooth scene new|check|schema|presets|import-motion` (export-motion, export-mesh: cli.scene_exports)."""
 from __future__ import annotations
 
 import json
@@ -32,6 +32,7 @@ def _cmd_new(args) -> int:
         raise CliError(f"--frames {args.frames}: must be between 1 and {MAX_FRAME + 1}")
     try:
         scene = starter_scene(people=args.people, preset=args.preset, frames=args.frames)
+        scene = _with_hands_and_face(scene, args.hands, args.expression)
     except (ValueError, KeyError) as e:
         raise CliError(str(e).strip("'\"")) from None
     if Path(args.out).is_file() and not args.force:   # never replace the user's work unasked
@@ -39,6 +40,22 @@ def _cmd_new(args) -> int:
     out = write_scene(scene, args.out)
     print(f"wrote {out} ({len(scene.people)} people, {len(scene.timeline.frames)} frames)")
     return 0
+
+
+def _with_hands_and_face(scene, hands: str | None, expression: str | None):
+    """Every person's keys with both hands in the hand preset and the face preset."""
+    if hands is None and expression is None:
+        return scene
+    from posebooth.assets.face_presets import face_preset
+    from posebooth.assets.hand_presets import hand_preset
+    update = {}
+    if hands is not None:
+        update["left_hand_pose"] = hand_preset(hands, "left").reshape(-1).tolist()
+        update["right_hand_pose"] = hand_preset(hands, "right").reshape(-1).tolist()
+    if expression is not None:
+        update["expression"] = face_preset(expression)
+    people = [p.model_copy(update={"keys": [k.model_copy(update=update) for k in p.keys]}) for p in scene.people]
+    return scene.model_copy(update={"people": people})
 
 
 def _cmd_check(args) -> int:
@@ -56,8 +73,16 @@ def _cmd_schema(args) -> int:
 
 
 def _cmd_presets(args) -> int:
+    from posebooth.assets.face_presets import FACE_PRESETS
+    from posebooth.assets.hand_presets import HAND_PRESETS
     from posebooth.assets.presets import list_presets
-    print("\n".join(list_presets()))
+    kinds = {"body": list_presets(), "hands": list(HAND_PRESETS), "face": list(FACE_PRESETS)}
+    if args.kind:   # one kind: bare names, one a line (for scripts)
+        print("\n".join(kinds[args.kind]))
+        return 0
+    for kind, label, option in (("body", "body", "--preset"), ("hands", "hand", "--hands"),
+                                ("face", "face", "--expression")):
+        print(f"{label} presets ({option}): {', '.join(kinds[kind])}")
     return 0
 
 
@@ -92,6 +117,8 @@ def add_scene_arguments(sub) -> None:
     p.add_argument("--people", type=int, default=1)
     p.add_argument("--preset", default=None, help="pose preset name (see `posebooth scene presets`)")
     p.add_argument("--frames", type=int, default=1)
+    p.add_argument("--hands", default=None, help="hand preset for both hands (see `posebooth scene presets`)")
+    p.add_argument("--expression", default=None, help="face preset (see `posebooth scene presets`)")
     p.add_argument("--force", action="store_true", help="replace OUT.json if it exists")
     p.set_defaults(func=_cmd_new)
     p = ssub.add_parser("check", help="validate a scene file (exit 0 when valid)")
@@ -99,7 +126,9 @@ def add_scene_arguments(sub) -> None:
     p.set_defaults(func=_cmd_check)
     p = ssub.add_parser("schema", help="print the scene JSON schema")
     p.set_defaults(func=_cmd_schema)
-    p = ssub.add_parser("presets", help="list the pose presets")
+    p = ssub.add_parser("presets", help="list the body, hand and face presets")
+    p.add_argument("--kind", choices=("body", "hands", "face"), default=None,
+                   help="list only this kind, one name a line")
     p.set_defaults(func=_cmd_presets)
     p = ssub.add_parser("import-motion", help="import a motion (AMASS .npz or .bvh) into a person's keys")
     p.add_argument("scene")
@@ -109,3 +138,5 @@ def add_scene_arguments(sub) -> None:
     p.add_argument("--max-frames", type=int, default=None)
     p.add_argument("--out", default=None, help="write here instead of overwriting SCENE")
     p.set_defaults(func=_cmd_import_motion)
+    from posebooth.cli.scene_exports import add_export_arguments
+    add_export_arguments(ssub)

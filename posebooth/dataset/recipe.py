@@ -98,6 +98,22 @@ class Prompt(_Strict):
                              max_length=1000)
 
 
+class Identity(_Strict):
+    """One character in every sample: a reference image for the IP-Adapter (pipeline.identity)."""
+
+    image: str = Field(min_length=1, max_length=4096)   # a relative path is relative to the recipe
+    scale: float = Field(default=0.6, ge=0.0, le=2.0)
+
+
+class Score(_Strict):
+    """Score each sample as it is generated (dataset.generation_scoring); off when absent."""
+
+    pose_model: str = Field(default="usyd-community/vitpose-base-simple", max_length=4096)   # "" = no pose score
+    depth_model: str = Field(default="depth-anything/Depth-Anything-V2-Small-hf", max_length=4096)  # "" = none
+    min_fidelity: float | None = Field(default=None, ge=0.0, le=1.0)   # below it: regenerate (seed + 1, + 2, ...)
+    retries: int = Field(default=0, ge=0, le=20)
+
+
 class Generation(_Strict):
     model: str = Field(default="", max_length=4096)       # empty: no model (annotations and controls only)
     steps: int = Field(default=20, ge=1, le=1000)
@@ -107,7 +123,12 @@ class Generation(_Strict):
     seed_policy: Literal["per-sample", "fixed"] = "per-sample"
     clip_strategy: Literal["fixed-seed", "previous-frame", "cross-frame-attention"] = "fixed-seed"
     device: str = Field(default="auto", max_length=32)      # auto | cpu | cuda | cuda:N | mps
+    # Samples per batched model call (dataset.generate): part of the recipe, so
+    # every runner batches the same samples together and makes the same images.
+    batch: int = Field(default=1, ge=1, le=64)
     dtype: Literal["auto", "fp16", "bf16", "fp32"] = "auto"
+    identity: Identity | None = None   # the same person in every sample (SD1.5 / SDXL models)
+    score: Score | None = None         # fidelity scores as samples are generated
 
 
 class Output(_Strict):
@@ -134,9 +155,22 @@ class Recipe(_Strict):
     generation: Generation = Generation()
     output: Output = Output()
 
+    @model_validator(mode="after")
+    def _batches_are_independent_frames(self):
+        if self.generation.batch > 1 and self.clip_frames > 1 and self.generation.clip_strategy != "fixed-seed":
+            raise ValueError(f"generation.batch: clips with the {self.generation.clip_strategy} strategy run one "
+                             "sample at a time (batch = 1); batches need clip_strategy = \"fixed-seed\"")
+        if self.generation.score is not None and not self.generation.model:
+            raise ValueError("generation.score: scores need generated images; set generation.model (or remove "
+                             "[generation.score])")
+        return self
+
     def digest(self) -> str:
         """What identifies the distribution: a resumed run must match it."""
-        return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
+        data = self.model_dump(mode="json")
+        if data["generation"].get("score") is None:   # recipes from before [generation.score] keep their digest
+            data["generation"].pop("score", None)
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _where(err: ValidationError) -> str:
@@ -161,6 +195,10 @@ def parse_recipe(text: str, source: str = "recipe", base: Path | None = None) ->
         poses = [p.model_copy(update={"paths": [str((base / q).resolve()) if not Path(q).is_absolute() else q
                                                 for q in p.paths]}) for p in recipe.poses]
         recipe = recipe.model_copy(update={"poses": poses})
+        ident = recipe.generation.identity
+        if ident is not None and not Path(ident.image).is_absolute():
+            ident = ident.model_copy(update={"image": str((base / ident.image).resolve())})
+            recipe = recipe.model_copy(update={"generation": recipe.generation.model_copy(update={"identity": ident})})
     return recipe
 
 

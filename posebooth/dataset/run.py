@@ -43,11 +43,22 @@ def _bar(total: int, done: int, progress: bool):
                 dynamic_ncols=True)
 
 
+def _chunks(recipe: Recipe, pending: list[int]) -> list[list[int]]:
+    """Work units: CHUNK samples, or with a model whole batch groups (a group
+    is generated in one place: dataset.generate)."""
+    if not recipe.generation.model or recipe.generation.batch == 1:
+        return [pending[i:i + CHUNK] for i in range(0, len(pending), CHUNK)]
+    from posebooth.dataset.generate import groups
+
+    return [todo for _, todo in groups(pending, recipe.generation.batch, recipe.samples)]
+
+
 def run_recipe(recipe: Recipe, out_dir, *, workers: int = 1, ray_address: str | None = None,
                use_ray: bool = False, progress: bool = True, recipe_text: str | None = None,
                body_for=None, renderer=None, gpus_per_task: float | None = None, pool=None) -> dict:
     """Make every sample of `recipe` into out_dir; returns dataset.json.
-    With a model on Ray, each task takes `gpus_per_task` GPUs (default 1).
+    With a model on Ray, CPU tasks render and each diffusion actor takes
+    `gpus_per_task` GPUs (default 1; 0 runs the model on CPUs).
     pool: a ProcessPoolExecutor to use for workers > 1 (kept warm by the
     caller across runs; its processes need `init_worker`)."""
     if gpus_per_task is None:
@@ -55,22 +66,25 @@ def run_recipe(recipe: Recipe, out_dir, *, workers: int = 1, ray_address: str | 
     writer = SampleWriter(out_dir, run_settings(recipe), recipe_text)
     writer.clean_temp_files()
     pending = writer.pending(range(recipe.samples))
-    chunks = [pending[i:i + CHUNK] for i in range(0, len(pending), CHUNK)]
+    chunks = _chunks(recipe, pending)
     text, out = recipe_json(recipe), str(writer.out.root)
     with _bar(recipe.samples, recipe.samples - len(pending), progress) as bar:
-        if use_ray:
+        if use_ray and recipe.generation.model:
+            from posebooth.dataset.generate import groups
+            from posebooth.dataset.ray_run import run_groups_on_ray
+
+            run_groups_on_ray(text, out, groups(pending, recipe.generation.batch, recipe.samples), bar,
+                              ray_address, num_gpus=gpus_per_task)
+        elif use_ray:
             from posebooth.dataset.ray_run import run_on_ray
 
-            run_on_ray(text, out, chunks, bar, ray_address, num_gpus=gpus_per_task)
+            run_on_ray(text, out, chunks, bar, ray_address)
         elif workers <= 1:
             from posebooth.dataset.work import SampleMaker
 
             maker = SampleMaker(recipe, out, body_for=body_for, renderer=renderer)
             try:
-                for chunk in chunks:
-                    for i in chunk:
-                        maker.make(i)
-                        bar.update(1)
+                maker.make_all(pending, on_done=bar.update)
             finally:
                 maker.close()
         else:
@@ -118,9 +132,28 @@ def finish(writer: SampleWriter, recipe: Recipe) -> dict:
         "shards_assembled": assembled, "stats": stats, "provenance": prov, "complete": done == recipe.samples,
     }
     manifest.update(_kept_from_before(writer))
+    if recipe.generation.score is not None and recipe.generation.model:
+        manifest["fidelity"] = _scored_summary(writer, recipe, assembled)
     writer.out.write_bytes("LICENSES.md", licenses_markdown(prov).encode("utf-8"))
     writer.out.write_bytes("dataset.json", (json.dumps(manifest, indent=1) + "\n").encode("utf-8"), fsync=True)
     return manifest
+
+
+def _scored_summary(writer: SampleWriter, recipe: Recipe, shards: list[int]) -> dict:
+    """dataset.json's `fidelity` from the assembled shards (generation_scoring)."""
+    import numpy as np
+
+    from posebooth.dataset.generation_scoring import summary
+    from posebooth.dataset.layout import shard_dir
+
+    tables, metas = [], []
+    for shard in shards:
+        with np.load(writer.out.path(f"{shard_dir(shard)}/annotations.npz"), allow_pickle=False) as z:
+            if "fidelity" in z.files:
+                tables.append({k: z[k] for k in ("fidelity", "fidelity_pck", "fidelity_depth")})
+        text = writer.out.path(f"{shard_dir(shard)}/samples.jsonl").read_text(encoding="utf-8")
+        metas += [json.loads(line) for line in text.splitlines() if line.strip()]
+    return summary(recipe, tables, metas)
 
 
 def _generator(recipe: Recipe) -> dict | None:

@@ -9,6 +9,7 @@ test needs their meshes), and the posed frames are handed on to rendering.
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -183,6 +184,17 @@ def draw_sample(recipe, index: int, library: PoseLibrary, body_for, seed: int | 
     gen_seed = recipe.seed if g.seed_policy == "fixed" else int(rng["prompt"].integers(0, 2**63 - 1))
     scene = scene.model_copy(update={"camera": camera, "generation": Generation(
         model=g.model or "none", prompt=prompt, negative_prompt=recipe.prompt.negative, seed=gen_seed,
-        steps=g.steps, guidance=g.guidance, controls=[{"kind": k} for k in g.controls])})
+        steps=g.steps, guidance=g.guidance, controls=[{"kind": k} for k in g.controls],
+        identity=_identity(g.identity))})
     return Sample(index, scene, posed, prompt, recipe.prompt.negative, gen_seed, tries,
                   tuple(c.name for c in clips))
+
+
+@functools.lru_cache(maxsize=4)
+def _identity(ident):
+    """The recipe's identity as the scene stores it (path + sha256, read once per run)."""
+    if ident is None:
+        return None
+    from posebooth.frame.identity import make_identity_reference
+
+    return make_identity_reference(ident.image, ident.scale)

@@ -13,6 +13,7 @@ import json
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 
+from posebooth.dataset.generation_scoring import load_scorer, score_rows, truth_of
 from posebooth.dataset.recipe import Recipe
 from posebooth.dataset.writer import SampleWriter
 
@@ -28,7 +29,10 @@ def run_settings(recipe: Recipe) -> dict:
 
 
 class SampleMaker:
-    def __init__(self, recipe: Recipe, out_dir, body_for=None, renderer=None):
+    """model=False: render and write only (a Ray render task, whose samples
+    a GPU actor generates: dataset.ray_run)."""
+
+    def __init__(self, recipe: Recipe, out_dir, body_for=None, renderer=None, model: bool = True):
         import torch
 
         from posebooth.dataset.poses import PoseLibrary
@@ -47,10 +51,11 @@ class SampleMaker:
         # GIL) while the next sample is drawn and rendered.
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="posebooth-sample-write")
         self._in_flight: deque = deque()
-        self.backend = load_model(recipe) if recipe.generation.model else None
+        self.backend = load_model(recipe) if model and recipe.generation.model else None
+        self.scorer = load_scorer(recipe) if self.backend is not None else None
 
-    def make(self, index: int) -> dict:
-        """Draw, render and write sample `index`; returns its counts."""
+    def render(self, index: int):
+        """Sample `index` drawn and rendered: (dataset.sampling.Sample, a RenderedFrame per clip frame)."""
         from posebooth.dataset.sampling import draw_sample
         from posebooth.frame.render import render_frame
         from posebooth.scene.tracks import camera_at
@@ -58,36 +63,57 @@ class SampleMaker:
         sample = draw_sample(self.recipe, index, self.library, self.body_for)
         passes = ["rgb"] + [p for p in ("normal", "parts") if p in self.writer.passes]
         rendered = [render_frame(self.renderer, people, camera_at(sample.scene.camera, f), f, passes=passes,
-                                 controls=self.writer.control_kinds)
+                                 controls=self.writer.control_kinds or self.recipe.generation.controls)
                     for f, people in enumerate(sample.posed)]
-        generated = self._generate(sample, rendered) if self.backend is not None else {}
+        return sample, rendered
+
+    def make_all(self, indices, on_done=None) -> list[dict]:
+        """Make every sample of `indices` (with a model, whole batch groups:
+        dataset.generate); on_done(n) after each n written."""
+        if not self.recipe.generation.model:
+            made = []
+            for i in indices:
+                made.append(self.make(i))
+                if on_done:
+                    on_done(1)
+            return made
+        from posebooth.dataset.generate import groups
+
+        made = []
+        for members, todo in groups(indices, self.recipe.generation.batch, self.recipe.samples):
+            items = [self.render_item(i, write=i in todo) for i in members]
+            made += self.generate_and_write(items)
+            if on_done:
+                on_done(len(todo))
+        return made
+
+    def make(self, index: int) -> dict:
+        """Draw, render and write sample `index` (no model); returns its counts."""
+        sample, rendered = self.render(index)
         while len(self._in_flight) >= 2:
             self._in_flight.popleft().result()
-        self._in_flight.append(self._pool.submit(self.writer.write, sample, rendered, **generated))
-        return {"index": index, "people": len(sample.scene.people), "tries": sample.placement_tries}
+        self._in_flight.append(self._pool.submit(self.writer.write, sample, rendered))
+        return _counts(sample)
 
-    def _generate(self, sample, rendered) -> dict:
-        """Each frame of the sample through the model, as one clip (the
-        recipe's strategy, the sample's prompt and seed); returns the images,
-        seeds and the exact control images handed to the model."""
-        from posebooth.frame.request import build_request
-        from posebooth.pipeline.clips import ClipOptions, ClipRun
+    def render_item(self, index: int, write: bool) -> dict:
+        """A sample ready for the model: its requests and, when `write`, every
+        file but the generated ones already written (its rows kept for the record)."""
+        from posebooth.dataset.generate import frame_requests
 
-        g = self.recipe.generation
-        run = ClipRun(self.backend, ClipOptions(g.clip_strategy))
-        out = {"rgb": [], "seeds": [], "controls": []}
-        try:
-            for frame in rendered:
-                cam = frame.camera
-                request = build_request(sample.scene.generation, frame.controls(self.writer.control_kinds),
-                                        seed=sample.generation_seed, width=cam.width, height=cam.height)
-                result = run.step(request)
-                out["rgb"].append(result.image)
-                out["seeds"].append(int(result.seed))
-                out["controls"].append({c.kind: c.image for c in request.controls})
-        finally:
-            run.close()
-        return out
+        sample, rendered = self.render(index)
+        requests = frame_requests(sample, rendered, self.recipe.generation.controls)
+        rows = None
+        if write:   # the control images written are exactly those handed to the model
+            controls = [{c.kind: c.image for c in r.controls} for r in requests]
+            rows = self.writer.write_rendered(sample, rendered, controls)
+        truth = [truth_of(r) for r in rendered] if write and self.recipe.generation.score else None
+        return {"index": index, "requests": requests, "rows": rows, "meta": sample.meta, "truth": truth,
+                "colors": [p.color for p in rendered[0].people], "counts": _counts(sample)}
+
+    def generate_and_write(self, items: list[dict]) -> list[dict]:
+        """One batch group through the model; the samples to write get their
+        images and records. Returns their counts."""
+        return generate_and_write(self.backend, self.recipe, self.writer, items, self.scorer)
 
     def drain(self) -> None:
         """Wait until every sample made so far is on disk (re-raises a write error)."""
@@ -99,6 +125,32 @@ class SampleMaker:
         self._pool.shutdown(wait=True)
         if self._own_renderer:
             self.renderer.close()
+
+
+def _counts(sample) -> dict:
+    return {"index": sample.index, "people": len(sample.scene.people), "tries": sample.placement_tries}
+
+
+def generate_and_write(backend, recipe: Recipe, writer: SampleWriter, items: list[dict],
+                       scorer=None) -> list[dict]:
+    """scorer (dataset.generation_scoring): score each sample written, and
+    regenerate it alone below the recipe's threshold."""
+    from posebooth.dataset.generate import generate_samples
+
+    strategy = recipe.generation.clip_strategy
+    results = generate_samples(backend, strategy, [it["requests"] for it in items])
+    done = []
+    for item, result in zip(items, results):
+        if item["rows"] is not None:
+            meta = item["meta"]
+            if scorer is not None and item.get("truth") is not None:
+                result = scorer.settle(backend, strategy, item, result)
+                score_rows(item["rows"], result["scores"])
+                meta = {**meta, "fidelity": result["fidelity"]}
+            writer.write_generated(item["index"], item["rows"], result["rgb"], result["seeds"], item["colors"],
+                                   meta)
+            done.append(item["counts"])
+    return done
 
 
 def load_model(recipe: Recipe):
@@ -119,14 +171,14 @@ def load_model(recipe: Recipe):
     return backend
 
 
-def maker_for(recipe_json: str, out_dir: str) -> SampleMaker:
+def maker_for(recipe_json: str, out_dir: str, model: bool = True) -> SampleMaker:
     recipe = Recipe.model_validate_json(recipe_json)
-    key = f"{recipe.digest()}:{out_dir}"
+    key = f"{recipe.digest()}:{out_dir}:{model}"
     if key not in _MAKERS:
         for old in _MAKERS.values():   # one run at a time per process
             old.close()
         _MAKERS.clear()
-        _MAKERS[key] = SampleMaker(recipe, out_dir)
+        _MAKERS[key] = SampleMaker(recipe, out_dir, model=model)
     return _MAKERS[key]
 
 
@@ -134,9 +186,16 @@ def make_chunk(recipe_json: str, out_dir: str, indices: list[int]) -> list[dict]
     """Worker entry (a process pool or a Ray task): make every sample of the
     chunk not already on disk (a retried task skips what it wrote)."""
     maker = maker_for(recipe_json, out_dir)
-    made = [maker.make(i) for i in indices if not maker.writer.done(i)]
+    made = maker.make_all([i for i in indices if not maker.writer.done(i)])
     maker.drain()
     return made
+
+
+def render_group(recipe_json: str, out_dir: str, members: list[int], todo: list[int]) -> list[dict]:
+    """Ray render task: a batch group rendered, its files but the generated
+    ones written; the items go to a GPU actor (dataset.ray_run)."""
+    maker = maker_for(recipe_json, out_dir, model=False)
+    return [maker.render_item(i, write=i in todo and not maker.writer.done(i)) for i in members]
 
 
 def recipe_json(recipe: Recipe) -> str:

@@ -24,8 +24,11 @@ from posebooth.export.frame_files import write_frame_files
 
 # Person-row keys of a shard's annotations.npz (one row per person and frame).
 ROW_KEYS = ("global_orient", "body_pose", "transl", "body_shape", "joints3d_world", "joints3d_cam", "joints2d",
-            "joints2d_vis", "coco17", "bbox", "mask_area")
+            "joints2d_vis", "coco17", "bbox", "mask_area", "wholebody133", "wholebody133_cam", "left_hand_pose",
+            "right_hand_pose", "expression")
 IMAGE_KEYS = ("cam_K", "cam_ext", "seed")
+# Person-row keys only a run that scores as it generates has ([generation.score]).
+SCORE_KEYS = ("fidelity", "fidelity_pck", "fidelity_depth")
 
 
 def _json_bytes(obj) -> bytes:
@@ -105,10 +108,43 @@ class SampleWriter:
                                        controls=None if controls is None else controls[f])
             check_finite(f, arrays)
             rows.append(arrays)
+        self.write_record(sample.index, rows, sample.meta)
+
+    # -- a sample written in two places (Ray: render tasks, then the GPU actor) --
+    def write_rendered(self, sample, rendered_frames, controls) -> list[dict]:
+        """Everything of a sample but the generated images, their overlays
+        and the record; returns its rows for `write_generated`."""
+        out = self._shard(shard_of(sample.index, self.shard_size))
+        later = [p for p in self.passes if p != "overlay"]
+        rows = []
+        for f, rendered in enumerate(rendered_frames):
+            arrays = write_frame_files(out, frame_stem(sample.index, f), rendered, later, self.control_kinds,
+                                       controls=controls[f])
+            check_finite(f, arrays)
+            rows.append(arrays)
+        return rows
+
+    def write_generated(self, index: int, rows: list[dict], rgb, seeds, colors, meta: dict) -> None:
+        """The generated images (and their overlays) of a sample whose other
+        files `write_rendered` wrote, then its record: the same files as `write`."""
+        from posebooth.export.overlay import draw_overlay
+        from posebooth.export.png import encode_png
+
+        out = self._shard(shard_of(index, self.shard_size))
+        for f, arrays in enumerate(rows):
+            name = frame_stem(index, f)
+            out.write_bytes(f"rgb/{name}.png", encode_png(np.asarray(rgb[f], np.uint8)))
+            if "overlay" in self.passes:
+                img = draw_overlay(rgb[f], arrays["joints2d"], arrays["joints2d_vis"], arrays["bbox"], colors)
+                out.write_bytes(f"overlay/{name}.png", encode_png(img))
+            arrays["seed"] = np.asarray(int(seeds[f]), np.int64)
+        self.write_record(index, rows, meta)
+
+    def write_record(self, index: int, rows: list[dict], meta: dict) -> None:
         record = {k: np.stack([r[k] for r in rows]) for k in rows[0]}
-        record["meta"] = np.array(json.dumps(sample.meta, allow_nan=False))
+        record["meta"] = np.array(json.dumps(meta, allow_nan=False))
         # Last, and flushed: the sample is done once its record exists.
-        self.out.write_bytes(sample_record(sample.index, self.shard_size), _npz_bytes(record), fsync=True)
+        self.out.write_bytes(sample_record(index, self.shard_size), _npz_bytes(record), fsync=True)
 
     def read_record(self, index: int) -> dict:
         with np.load(self.out.path(sample_record(index, self.shard_size)), allow_pickle=False) as z:
@@ -139,6 +175,9 @@ class SampleWriter:
                 for p in range(P):
                     for k in ROW_KEYS:
                         cols[k].append(rec[k][f, p])
+                    for k in SCORE_KEYS:
+                        if k in rec:
+                            cols.setdefault(k, []).append(rec[k][f, p])
                     for k in IMAGE_KEYS:
                         cols[k].append(rec[k][f])
                     cols["sample"].append(i)

@@ -13,9 +13,15 @@ from __future__ import annotations
 
 from typing import Callable
 
-from posebooth.assets.starter import PALETTE, starter_scene
+from posebooth.assets.starter import starter_scene
 from posebooth.scene.model import CameraKey, CameraSpec, Person, PoseKey, Scene
 from posebooth.scene.tracks import PoseState, camera_at, camera_key_at, pose_at
+
+
+def write_pose_fields(key: PoseKey, fields: dict) -> None:
+    """Overwrite a key's pose with PoseState.to_key_fields(): body, hands and face."""
+    for name, value in fields.items():
+        setattr(key, name, value)
 
 
 class EditableDocument:
@@ -27,7 +33,10 @@ class EditableDocument:
         self.frame = self._scene.timeline.start
         self.selected_person: int | None = 0 if self._scene.people else None
         self.selected_joint: int | None = None
+        self.selected_prop: int | None = None   # a prop, when no person is selected
         self.auto_key = True
+        self.joint_limits = True           # sliders, gizmo, IK and presets stay inside the joints' ranges
+        self.selected_finger: tuple[str, int] | None = None   # (side, MANO-15 joint) picked in the viewport
         self._body_for = body_for
 
     # ---- reading --------------------------------------------------------
@@ -67,10 +76,15 @@ class EditableDocument:
         self._scene.camera = camera.model_copy(deep=True)
 
     def _put_scene(self, scene: Scene) -> None:
+        old, new = self._scene.timeline, scene.timeline
+        if old.start <= self.frame <= old.end and not new.start <= self.frame <= new.end:
+            self.frame = min(max(self.frame, new.start), new.end)   # the playhead stays in the range
         self._scene = scene.model_copy(deep=True)
         self._clamp_selection()
 
     def _clamp_selection(self) -> None:
+        if self.selected_prop is not None and self.selected_prop >= len(self._scene.props):
+            self.selected_prop = None
         n = len(self._scene.people)
         if self.selected_person is not None and self.selected_person >= n:
             self.selected_person = n - 1 if n else None
@@ -93,15 +107,13 @@ class EditableDocument:
         def mutate(p: Person):
             for k in p.keys:
                 if k.frame == frame:
-                    k.global_orient, k.body_pose, k.transl = (fields["global_orient"], fields["body_pose"],
-                                                              fields["transl"])
+                    write_pose_fields(k, fields)
                     return
             if auto_key:
                 p.keys = [*p.keys, PoseKey(frame=frame, **fields)]
             else:
                 before = [k for k in p.keys if k.frame <= frame] or p.keys[:1]
-                k = before[-1]
-                k.global_orient, k.body_pose, k.transl = fields["global_orient"], fields["body_pose"], fields["transl"]
+                write_pose_fields(before[-1], fields)
         self.edit_person(index, mutate, text, drag)
 
     def set_shape(self, index: int, name: str, value: float, drag=None):
@@ -141,17 +153,19 @@ class EditableDocument:
 
     def add_person(self, pose: PoseState | None = None, name: str | None = None):
         n = len(self._scene.people)
+        from posebooth.edits.person_placement import beside_others, free_colour
         key = PoseKey(frame=self.frame, **(pose.to_key_fields() if pose else {}))
-        key.transl = [key.transl[0] + 0.9 * n, key.transl[1], key.transl[2]]
-        person = Person(name=name or f"Person {n + 1}", color=PALETTE[n % len(PALETTE)], keys=[key])
+        person = Person(name=name or f"Person {n + 1}", color=free_colour(self._scene.people), keys=[key])
+        person = beside_others(self, person)   # clear of everyone, arms included
         self.edit_scene(lambda s: s.people.append(person), "Add person")
         self.select(n, None)
 
     def duplicate_person(self, index: int):
+        from posebooth.edits.person_placement import beside_others, free_colour
         src = self._scene.people[index].model_copy(deep=True)
         src.name = f"{src.name} copy"
-        for k in src.keys:
-            k.transl = [k.transl[0] + 0.9, k.transl[1], k.transl[2]]
+        src.color = free_colour(self._scene.people)
+        src = beside_others(self, src)
         self.edit_scene(lambda s: s.people.append(src), "Duplicate person")
         self.select(len(self._scene.people) - 1, None)
 
@@ -180,9 +194,33 @@ class EditableDocument:
         return changed
 
     def select(self, person: int | None, joint: int | None) -> bool:
-        changed = (person, joint) != (self.selected_person, self.selected_joint)
-        self.selected_person, self.selected_joint = person, joint
+        changed = (person, joint, None) != (self.selected_person, self.selected_joint, self.selected_prop)
+        changed = changed or self.selected_finger is not None
+        self.selected_person, self.selected_joint, self.selected_prop = person, joint, None
+        self.selected_finger = None
         return changed
+
+    def select_finger(self, person: int, side: str, joint: int) -> bool:
+        """Pick one finger joint (MANO-15 index) of a hand; the body joint
+        selection becomes that hand's wrist, so body tools act on the hand."""
+        from posebooth.assets.smpl_skeleton import JOINT_INDEX
+        wrist = JOINT_INDEX[f"{side}_wrist"]
+        now = (self.selected_person, self.selected_joint, self.selected_prop, self.selected_finger)
+        self.selected_person, self.selected_joint, self.selected_prop = person, wrist, None
+        self.selected_finger = (side, int(joint))
+        return now != (person, wrist, None, self.selected_finger)
+
+    def select_prop(self, prop: int | None) -> bool:
+        """Select a prop (people deselected), or nothing."""
+        changed = (None, None, prop) != (self.selected_person, self.selected_joint, self.selected_prop)
+        self.selected_person = self.selected_joint = None
+        self.selected_prop = prop
+        return changed
+
+    def placed_props(self, on_error=None):
+        """Every prop placed in the world (assets.props.scene_props)."""
+        from posebooth.assets.props import scene_props
+        return scene_props(self._scene, on_error)
 
 
 class Document(EditableDocument):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from posebooth.assets.joint_limits import clamp_rotvec
 from posebooth.assets.smpl_skeleton import PARENTS, world_rotations
 from posebooth.scene.rotation import Rotation
 from posebooth.scene.tracks import PoseState
@@ -28,12 +29,15 @@ def joint_euler_deg(pose: PoseState, joint: int, space: str = "local") -> np.nda
     return Rotation.from_rotvec(pose.rotvecs()[joint]).as_euler(ORDER, degrees=True)
 
 
-def with_joint_euler(pose: PoseState, joint: int, euler_deg, space: str = "local") -> PoseState:
-    """A copy of `pose` whose joint has these Euler angles in `space`."""
+def with_joint_euler(pose: PoseState, joint: int, euler_deg, space: str = "local", limits: bool = False) -> PoseState:
+    """A copy of `pose` whose joint has these Euler angles in `space`
+    (clamped to the joint's limits when `limits`; the root is free)."""
     target = Rotation.from_euler(ORDER, np.asarray(euler_deg, dtype=np.float64), degrees=True)
     if space == "global" and PARENTS[joint] >= 0:
         parent_world = Rotation.from_matrix(_world_rotations(pose)[PARENTS[joint]])
         target = parent_world.inv() * target
     rot = pose.rotvecs().copy()
     rot[joint] = target.as_rotvec()
+    if limits and joint > 0:
+        rot[joint] = clamp_rotvec(joint, rot[joint])
     return pose.with_rotvecs(rot)

@@ -73,9 +73,9 @@ def reset_pose(doc) -> bool:
 
 
 def preset_names() -> list[tuple[str, str]]:
-    """(name, label) of every pose preset."""
+    """(name, label) of every pose preset: the shipped ones, then the user's."""
     from posebooth.assets import presets
-    return [(str(name), str(presets.preset_info(name).label)) for name in presets.list_presets()]
+    return [(str(name), str(presets.preset_info(name).label)) for name in presets.list_all_presets()]
 
 
 def apply_preset(doc, name: str) -> bool:
@@ -84,9 +84,29 @@ def apply_preset(doc, name: str) -> bool:
     i = _target(doc)
     if i is None:
         return False
-    from posebooth.assets.presets import get_preset
+    from posebooth.assets.joint_limits import clamp_pose
+    from posebooth.assets.presets import get_preset, preset_info
     preset, cur = get_preset(name), doc.pose_of(i)
+    label = preset_info(name).label   # the undo history says what the preset menu says
+    if getattr(doc, "joint_limits", True):
+        preset = clamp_pose(preset)
     t = np.asarray(preset.transl, dtype=np.float64)
     transl = [cur.transl[0] + t[0], t[1], cur.transl[2] + t[2]]
-    doc.set_pose(i, _with_transl(preset, transl), f"Preset: {name}")
+    # A body preset poses the body; the hands and the face stay as they are.
+    doc.set_pose(i, cur.with_body(preset.global_orient, preset.body_pose, transl), f"Preset: {label}")
+    _add_preset_props(doc, name, (cur.transl[0], cur.transl[2]))
     return True
+
+
+def _add_preset_props(doc, name: str, ground) -> None:
+    """The preset's props (the seat of "sitting"), unless the same kind of
+    prop already stands there (applying the preset twice adds one seat)."""
+    from posebooth.assets.presets import preset_props
+    from posebooth.edits.prop_ops import add_prop
+    for prop in preset_props(name, ground):
+        if not any(q.kind == prop.kind and np.hypot(q.position[0] - prop.position[0],
+                                                   q.position[2] - prop.position[2]) < 0.3
+                   for q in doc.scene.props):
+            selected = doc.selected_person, doc.selected_joint
+            add_prop(doc, prop, f"Preset: {name} ({prop.name})")
+            doc.select(*selected)   # the person stays selected

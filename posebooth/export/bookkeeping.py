@@ -132,12 +132,15 @@ def row_layout(people: int) -> dict[str, tuple[str, tuple]]:
             "joints3d_world": ("<f4", (P, 24, 3)), "joints3d_cam": ("<f4", (P, 24, 3)),
             "joints2d": ("<f4", (P, 24, 2)), "joints2d_vis": ("|u1", (P, 24)),
             "coco17": ("<f4", (P, 17, 3)), "bbox": ("<f4", (P, 4)), "seed": ("<i8", ()),
-            "mask_area": ("<i8", (P,)), "mask_rle": ("<U", (P,))}
+            "mask_area": ("<i8", (P,)), "mask_rle": ("<U", (P,)),
+            "wholebody133": ("<f4", (P, 133, 3)), "wholebody133_cam": ("<f4", (P, 133, 3)),
+            "left_hand_pose": ("<f4", (P, 45)), "right_hand_pose": ("<f4", (P, 45)),
+            "expression": ("<f4", (P, 52))}
 
 
 def optional_layout(people: int) -> dict[str, tuple[str, tuple]]:
     """Fields a sidecar may also hold (FrameAnnotations' extras)."""
-    return {"coco17_by_other": ("|b1", (people, 17))}
+    return {"coco17_by_other": ("|b1", (people, 17)), "wholebody_by_other": ("|b1", (people, 133))}
 
 
 EMPTY_WIDTHS = {"betas": 10, "body_shape": 1}    # for an assembly with no frames

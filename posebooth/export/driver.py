@@ -17,7 +17,7 @@ import numpy as np
 
 from posebooth.export.passes import DEFAULT_PASSES, POSE_CHUNK
 from posebooth.export.writer import DatasetWriter
-from posebooth.frame.controls import scene_control_kinds
+from posebooth.frame.controls import openpose_parts, scene_control_kinds
 from posebooth.frame.render import RenderedFrame, render_frame
 from posebooth.frame.sizes import with_size
 
@@ -129,9 +129,11 @@ def export_chunks(scene, chunks, claims, writer: DatasetWriter, renderer, body_f
     that `claims.claim()` hands this process. `poll` runs after each frame
     (the calling process reads its helpers' progress there)."""
     from posebooth.assets.posing import pose_people_frames
+    from posebooth.assets.props import scene_props
     from posebooth.scene.tracks import camera_at
 
     need = writer.renderer_passes()
+    props = scene_props(scene)   # static: placed once for every frame
     with ThreadPoolExecutor(1, thread_name_prefix="posebooth-pose") as pose_pool:
         # Pose the next chunk on its own thread while this one renders and
         # writes: the batched body call is the one long step of the loop.
@@ -147,7 +149,8 @@ def export_chunks(scene, chunks, claims, writer: DatasetWriter, renderer, body_f
             for f, people in zip(chunk, posed):
                 if claims.cancelled():
                     return
-                rendered = render_frame(renderer, people, camera_at(scene.camera, f), f, passes=need)
+                rendered = render_frame(renderer, people, camera_at(scene.camera, f), f, passes=need, props=props,
+                                        openpose=openpose_parts(scene.generation))
                 if generator is None:
                     writer.submit(rendered)
                 else:

@@ -69,6 +69,9 @@ def write_frame_files(out, name: str, rendered, passes, control_kinds, *, rgb=No
         for p in people:
             m = trimesh.Trimesh(np.asarray(p.vertices), np.asarray(p.faces), process=False)
             w(f"mesh/{name}_{p.index + 1}.ply", m.export(file_type="ply"))
+    if "openpose_json" in passes:
+        from posebooth.export.openpose_json import openpose_json_bytes
+        w(f"openpose/{name}_keypoints.json", openpose_json_bytes(ann, people))
     arrays = ann.to_arrays()
     arrays["mask_rle"] = np.array(mask_rle_counts(rp.instance, [p.index + 1 for p in people]),
                                   dtype=str).reshape(len(people))

@@ -44,6 +44,8 @@ def generator_settings(gen, model: Mapping[str, Any], *, kinds, seed: int, steps
     }
     if strategy == "previous-frame":
         out["img2img_strength"] = float(strength)
+    if getattr(gen, "identity", None) is not None:  # the character's reference image (IP-Adapter)
+        out["identity"] = {"sha256": gen.identity.image.sha256, "scale": float(gen.identity.scale)}
     return out
 
 
@@ -76,11 +78,15 @@ class SceneGenerator:
                                            steps=self.steps, guidance=self.guidance,
                                            strategy=options.strategy, strength=options.strength)
 
-    def __call__(self, rendered: RenderedFrame) -> GeneratedFrame:
+    def __call__(self, rendered: RenderedFrame, *, seed: int | None = None, retry: bool = False) -> GeneratedFrame:
+        """retry=True: generate the frame just generated again, with `seed`
+        (export.scoring's fidelity retries; the clip strategy's state is
+        rewound to before that frame)."""
         cam = rendered.camera
-        request = build_request(self.gen, rendered.controls(self.control_kinds), seed=self.seed,
+        request = build_request(self.gen, rendered.controls(self.control_kinds),
+                                seed=self.seed if seed is None else int(seed),
                                 width=cam.width, height=cam.height, steps=self.steps, guidance=self.guidance)
-        result = self._step(request)
+        result = self._step(request, retry=True) if retry else self._step(request)
         # The images exactly as handed to the model (the request's read-only copies).
         return GeneratedFrame(np.asarray(result.image), int(result.seed),
                               {c.kind: np.asarray(c.image) for c in request.controls})
@@ -113,16 +119,16 @@ class WorkerSteps:
         self._job_id: str | None = None
         self._cancelled = False
 
-    def __call__(self, request: GenerationRequest) -> GenerationResult:
+    def __call__(self, request: GenerationRequest, retry: bool = False) -> GenerationResult:
         if self._cancelled:
             raise GenerationCancelled(request.request_id)
-        future = self._worker.call(lambda backend, cancelled: self._step(backend, cancelled, request))
+        future = self._worker.call(lambda backend, cancelled: self._step(backend, cancelled, request, retry))
         self._job_id = future.job_id
         if self._cancelled:   # cancel() ran between the check above and the job id
             self._worker.cancel(future.job_id)
         return future.result()
 
-    def _step(self, backend, cancelled, request) -> GenerationResult:
+    def _step(self, backend, cancelled, request, retry: bool = False) -> GenerationResult:
         if backend is None:
             raise GenerationError("No model is loaded: choose a model first")
         if self._run is None:
@@ -133,7 +139,7 @@ class WorkerSteps:
         def on_step(step, total, preview):
             if cancelled() or self._cancelled:   # lands within one denoising step
                 raise GenerationCancelled(request.request_id)
-        return self._run.step(request, on_step)
+        return self._run.step(request, on_step, retry=retry)
 
     def cancel(self) -> None:
         self._cancelled = True

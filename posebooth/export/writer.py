@@ -37,16 +37,17 @@ import numpy as np
 
 from posebooth.frame.annotations import FrameAnnotations
 from posebooth.frame.render import renderer_passes
+from posebooth.assets.face_presets import FACIAL_ACTIONS
 from posebooth.export.bookkeeping import (FRAMES_DIR, STATE_DIR, STATE_FILE, load_sidecar, read_state,
                                           refuse_unrecorded_export, sidecar_bytes, sidecar_name,
                                           stack_rows)
 from posebooth.export.files import ExportError, SafeOut
 from posebooth.export.frame_files import write_frame_files
-from posebooth.export.passes import IMAGE_PASSES, PASSES
+from posebooth.export.passes import IMAGE_PASSES, PASS_FOLDERS, PASSES
 
 FORMAT_NAME = "posebooth-dataset"
-FORMAT_VERSION = 1
-OUTPUT_FOLDERS = (*PASSES, "rgb")   # the folders of frame files
+FORMAT_VERSION = 2   # 2: whole-body keypoints, hands and face (FORMAT.md "changes in version 2")
+OUTPUT_FOLDERS = (*PASSES, "rgb", "openpose")   # the folders of frame files
 
 
 def frame_name(frame: int) -> str:
@@ -137,7 +138,7 @@ class DatasetWriter:
             self.out.write_bytes("scene.json", self._scene_json.encode("utf-8"))
         for p in self.passes:
             if p != "control" or self.control_kinds:
-                self.out.ensure_folder(p)
+                self.out.ensure_folder(PASS_FOLDERS.get(p, p))
         if self.generator is not None:
             self.out.ensure_folder("rgb")
         self.out.ensure_folder(FRAMES_DIR)
@@ -149,6 +150,8 @@ class DatasetWriter:
         files += [f"control/{n}_{k}.png" for k in self.control_kinds]
         if "mesh" in self.passes:
             files += [f"mesh/{n}_{k}.ply" for k in range(1, self.people + 1)]
+        if "openpose_json" in self.passes:
+            files.append(f"openpose/{n}_keypoints.json")
         if self.generator is not None:
             files.append(f"rgb/{n}.png")
         return files
@@ -278,6 +281,8 @@ class DatasetWriter:
 
     def _assemble(self, videos: bool = True) -> dict:
         from posebooth.export.coco import coco_dataset
+        from posebooth.export.coco_wholebody import coco_wholebody_dataset
+        from posebooth.assets.props import prop_records
 
         done, rows = self._done_rows()
         arrays = stack_rows(done, rows, self.people)   # ExportError on NaN / infinity or mixed shapes
@@ -290,6 +295,7 @@ class DatasetWriter:
             "fps": float(self.scene.timeline.fps), "frames": done, "people": self.people,
             "passes": self.passes + (["rgb"] if self.generator is not None else []),
             "body_models": self.body_models, "generator": self.generator, "complete": False,
+            "props": prop_records(self.scene), "expression_names": list(FACIAL_ACTIONS),
         }
         # Incomplete first: should a write below fail (a full disk), no
         # dataset.json says complete over a half-replaced set of files.
@@ -297,6 +303,9 @@ class DatasetWriter:
         self.out.write_bytes("annotations.npz", _npz_bytes({k: arrays[k] for k in FrameAnnotations.NPZ_KEYS}),
                              fsync=True)
         self.out.write_bytes("coco.json", _json_bytes(coco, indent=None), fsync=True)
+        wholebody = coco_wholebody_dataset(done, folder, self.size, arrays["wholebody133"], arrays["bbox"],
+                                           arrays["mask_area"], arrays["mask_rle"])
+        self.out.write_bytes("coco_wholebody.json", _json_bytes(wholebody, indent=None), fsync=True)
         complete = all(f in done for f in self.frames)
         if self.video and videos:
             complete = self._write_videos(done) and complete

@@ -41,6 +41,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from posebooth.assets.face_presets import FACIAL_ACTIONS
 from posebooth.assets.smpl_skeleton import JOINT_INDEX, NUM_JOINTS, PARENTS
 from posebooth.scene.camera import Camera
 
@@ -86,10 +87,17 @@ class FrameAnnotations:
     seed: int = -1
     mask_area: np.ndarray | None = None       # (P,) int64 visible pixels
     coco17_by_other: np.ndarray | None = None  # (P, 17) bool: v = 1 because another person is in front
+    wholebody133: np.ndarray | None = None      # (P, 133, 3) x, y, v (frame.wholebody)
+    wholebody133_cam: np.ndarray | None = None  # (P, 133, 3) camera frame, metres
+    wholebody_by_other: np.ndarray | None = None  # (P, 133) bool, like coco17_by_other
+    left_hand_pose: np.ndarray | None = None    # (P, 45) MANO-15 axis-angles
+    right_hand_pose: np.ndarray | None = None   # (P, 45)
+    expression: np.ndarray | None = None        # (P, 52) weights, assets.face_presets.FACIAL_ACTIONS order
 
     NPZ_KEYS = ("frame_index", "cam_K", "cam_ext", "global_orient", "body_pose", "transl", "betas",
                 "body_shape", "joints3d_world", "joints3d_cam", "joints2d", "joints2d_vis", "coco17",
-                "bbox", "seed")
+                "bbox", "seed", "wholebody133", "wholebody133_cam", "left_hand_pose", "right_hand_pose",
+                "expression")
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """Row arrays with annotations.npz dtypes (plus mask_area)."""
@@ -106,7 +114,7 @@ class FrameAnnotations:
                 out[f.name] = np.asarray(v, np.uint8)
             elif f.name == "mask_area":
                 out[f.name] = np.asarray(v, np.int64)
-            elif f.name == "coco17_by_other":
+            elif f.name in ("coco17_by_other", "wholebody_by_other"):
                 out[f.name] = np.asarray(v, bool)
             else:
                 out[f.name] = np.asarray(v, np.float32)
@@ -175,11 +183,13 @@ def own_skin_thickness(points_cam: np.ndarray, owners: np.ndarray, vertices_cam:
 
 def point_visibility(points_world: np.ndarray, owners: np.ndarray, instance_id: int,
                      vertices_cam: np.ndarray, part_labels: np.ndarray, camera: Camera,
-                     depth: np.ndarray, instance: np.ndarray
+                     depth: np.ndarray, instance: np.ndarray, thickness=None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Points of one person -> (camera-frame points (N, 3), pixel xy (N, 2),
     visibility (N,) uint8, hidden by another person (N,) bool) by the
-    module's rule. vertices_cam: the person's posed vertices, camera frame."""
+    module's rule. vertices_cam: the person's posed vertices, camera frame.
+    thickness: optional (point indices, their camera points) -> t, for points
+    whose own segments are not SMPL parts (finger joints, frame.wholebody)."""
     cam = camera.to_camera(points_world)
     xy = camera.project_camera(cam)
     inside = camera.inside_image(xy, cam[:, 2])
@@ -201,7 +211,10 @@ def point_visibility(points_world: np.ndarray, owners: np.ndarray, instance_id: 
     undecided = own & ~visible & (d >= z - (MAX_SELF_DEPTH + MARGIN))
     if undecided.any():
         u = np.flatnonzero(undecided)
-        t = own_skin_thickness(cam[idx[u]], np.asarray(owners)[idx[u]], vertices_cam, part_labels)
+        if thickness is None:
+            t = own_skin_thickness(cam[idx[u]], np.asarray(owners)[idx[u]], vertices_cam, part_labels)
+        else:
+            t = thickness(idx[u], cam[idx[u]])
         visible[u] = d[u] >= z[u] - (t + MARGIN)
     vis[idx] = np.where(visible, 2, 1)
     by_other[idx] = other & ~visible
@@ -241,6 +254,8 @@ def annotate_frame(people, camera: Camera, depth: np.ndarray, instance: np.ndarr
     bbox = np.zeros((P, 4))
     area = np.zeros(P, np.int64)
     coco_by_other = np.zeros((P, 17), bool)
+    from posebooth.frame.wholebody import wholebody_rows   # it builds on this module
+    wb, wb_cam, wb_other = np.zeros((P, 133, 3)), np.zeros((P, 133, 3)), np.zeros((P, 133), bool)
     betas, shapes = [], []
     for n, person in enumerate(people):
         k = person.index + 1
@@ -258,6 +273,8 @@ def annotate_frame(people, camera: Camera, depth: np.ndarray, instance: np.ndarr
         coco[n, :, :2] = xy[NUM_JOINTS:]
         coco[n, :, 2] = vis[NUM_JOINTS:]
         bbox[n], area[n] = visible_bbox(instance, k)
+        wb[n], wb_cam[n], wb_other[n] = wholebody_rows(person, camera, depth, instance, verts, coco[n],
+                                                       cam[NUM_JOINTS:], other[NUM_JOINTS:])
         shape = np.asarray(person.shape, np.float32).ravel()
         shapes.append(shape)
         betas.append(shape if person.body.name in SMPL_FAMILY else np.zeros(0, np.float32))
@@ -270,4 +287,9 @@ def annotate_frame(people, camera: Camera, depth: np.ndarray, instance: np.ndarr
         transl=np.array([p.pose.transl for p in people]).reshape(P, 3),
         betas=_pad(betas, n_betas), body_shape=_pad(shapes, n_shape),
         joints3d_world=j_world, joints3d_cam=j_cam, joints2d=j_2d, joints2d_vis=j_vis,
-        coco17=coco, bbox=bbox, seed=int(seed), mask_area=area, coco17_by_other=coco_by_other)
+        coco17=coco, bbox=bbox, seed=int(seed), mask_area=area, coco17_by_other=coco_by_other,
+        wholebody133=wb, wholebody133_cam=wb_cam, wholebody_by_other=wb_other,
+        left_hand_pose=np.array([np.reshape(p.pose.left_hand_pose, 45) for p in people]).reshape(P, 45),
+        right_hand_pose=np.array([np.reshape(p.pose.right_hand_pose, 45) for p in people]).reshape(P, 45),
+        expression=np.array([[p.pose.expression.get(n, 0.0) for n in FACIAL_ACTIONS] for p in people]
+                            ).reshape(P, len(FACIAL_ACTIONS)))

@@ -11,6 +11,8 @@ with pixel (i, j) centred at (j + 0.5, i + 0.5).
 """
 from __future__ import annotations
 
+import colorsys
+
 import numpy as np
 
 # Inverse depth of the farthest body pixel maps to this grey level (of 255):
@@ -97,7 +99,7 @@ def openpose18(coco17: np.ndarray, vis: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def openpose_image(keypoints_list, vis_list, size: tuple[int, int], hands_list=None,
-                   draw_occluded: bool = True) -> np.ndarray:
+                   draw_occluded: bool = True, faces_list=None) -> np.ndarray:
     """People's COCO-17 keypoints (pixels) and v flags -> (H, W, 3) uint8 RGB
     OpenPose-18 body image for lllyasviel/control_v11p_sd15_openpose.
 
@@ -117,14 +119,13 @@ def openpose_image(keypoints_list, vis_list, size: tuple[int, int], hands_list=N
     that want a joint hidden by ANOTHER person left out pass v = 0 for it
     (the writer does so, see export.controls).
 
-    size: (W, H). hands_list: reserved for per-person (2, 21, 2) hand
-    keypoints (OpenPose hand model); the bodies we have carry no fingers, so
-    it must be None for now.
+    size: (W, H). hands_list / faces_list: per person, (42, 3) hand points
+    (left then right, OpenPose hand order) and (68, 3) iBUG face points, x, y,
+    v; drawn after all bodies as controlnet_aux's "openpose_full" draws them
+    (`draw_hands_and_faces`). None: body only.
     """
     import cv2
 
-    if hands_list is not None:
-        raise NotImplementedError("hand keypoints are not available for these bodies yet")
     W, H = int(size[0]), int(size[1])
     canvas = np.zeros((H, W, 3), np.uint8)
     limit = 1 if draw_occluded else 2
@@ -150,6 +151,49 @@ def openpose_image(keypoints_list, vis_list, size: tuple[int, int], hands_list=N
             if ok[i]:
                 c = tuple(int(round(v)) for v in fixed[i])
                 cv2.circle(canvas, c, JOINT_RADIUS << _SHIFT, OPENPOSE_COLORS[i], thickness=-1,
+                           lineType=cv2.LINE_8, shift=_SHIFT)
+    if hands_list is not None or faces_list is not None:
+        draw_hands_and_faces(canvas, hands_list or [], faces_list or [], limit)
+    return canvas
+
+
+# controlnet_aux open_pose/util.py draw_handpose: 20 edges from the wrist out
+# along each finger (thumb, index, middle, ring, pinky), edge i coloured
+# hsv_to_rgb(i / 20, 1, 1) * 255, lines 2 px wide, joints as radius-4 discs of
+# (0, 0, 255); draw_facepose: radius-3 white discs.
+HAND_EDGES = tuple((0 if k == 0 else 4 * f + k, 4 * f + k + 1) for f in range(5) for k in range(4))
+# cv2 rounds the float colour half to even, as Python's round does.
+HAND_COLORS = tuple(tuple(round(v * 255) for v in colorsys.hsv_to_rgb(i / 20.0, 1.0, 1.0)) for i in range(20))
+HAND_LINE_WIDTH = 2
+HAND_JOINT_RADIUS = 4
+HAND_JOINT_COLOR = (0, 0, 255)
+FACE_RADIUS = 3
+FACE_COLOR = (255, 255, 255)
+
+
+def draw_hands_and_faces(canvas: np.ndarray, hands_list, faces_list, limit: int = 1) -> np.ndarray:
+    """Draw people's hands ((42, 3) each: two 21-point hands) and faces ((68, 3)
+    each) onto an OpenPose body canvas, in place: points with v < limit and
+    the edges touching them are left out."""
+    import cv2
+
+    def fixed(p):
+        return tuple(int(round(v)) for v in (np.asarray(p[:2], np.float64) - 0.5) * (1 << _SHIFT))
+
+    for hands in hands_list:
+        for hand in np.asarray(hands, np.float64).reshape(2, 21, 3):
+            ok = hand[:, 2] >= limit
+            for i, (a, b) in enumerate(HAND_EDGES):
+                if ok[a] and ok[b]:
+                    cv2.line(canvas, fixed(hand[a]), fixed(hand[b]), HAND_COLORS[i], thickness=HAND_LINE_WIDTH,
+                             lineType=cv2.LINE_8, shift=_SHIFT)
+            for k in np.flatnonzero(ok):
+                cv2.circle(canvas, fixed(hand[k]), HAND_JOINT_RADIUS << _SHIFT, HAND_JOINT_COLOR, thickness=-1,
+                           lineType=cv2.LINE_8, shift=_SHIFT)
+    for face in faces_list:
+        for p in np.asarray(face, np.float64).reshape(-1, 3):
+            if p[2] >= limit:
+                cv2.circle(canvas, fixed(p), FACE_RADIUS << _SHIFT, FACE_COLOR, thickness=-1,
                            lineType=cv2.LINE_8, shift=_SHIFT)
     return canvas
 

@@ -13,6 +13,9 @@ from posebooth.frame import conditioning
 from posebooth.frame.annotations import FrameAnnotations
 
 CONTROL_KINDS = ("depth", "openpose", "normal")
+# What the openpose image shows (scene ControlSetting.openpose): the body,
+# the body and hands, or the body, hands and face (controlnet_aux "openpose_full").
+OPENPOSE_PARTS = ("body", "body+hands", "full")
 # Renderer passes each kind is drawn from (openpose: from the annotations,
 # themselves made from depth and instance).
 _NEEDS = {"depth": ("depth",), "normal": ("depth", "normal"), "openpose": ("depth", "instance")}
@@ -45,7 +48,13 @@ def usable_kinds(gen, model_kinds) -> tuple[str, ...]:
     return tuple(k for k in scene_control_kinds(gen) if k in model_kinds) or model_kinds[:1]
 
 
-def control_images(kinds, passes, ann: FrameAnnotations | None) -> dict[str, np.ndarray]:
+def openpose_parts(gen) -> str:
+    """The parts the scene's first openpose control asks for ("body" if none)."""
+    return next((getattr(c, "openpose", "body") for c in gen.controls if c.kind == "openpose"), "body")
+
+
+def control_images(kinds, passes, ann: FrameAnnotations | None, openpose: str = "body"
+                   ) -> dict[str, np.ndarray]:
     """kind -> (H, W, 3) uint8 for each requested kind. `passes`: the frame's
     RenderPasses (depth, and normal when asked for); `ann` is needed for
     openpose.
@@ -65,5 +74,13 @@ def control_images(kinds, passes, ann: FrameAnnotations | None) -> dict[str, np.
             if ann.coco17_by_other is not None:
                 vis = np.where(ann.coco17_by_other, 0, vis)
             H, W = passes.depth.shape
-            out[kind] = conditioning.openpose_image(ann.coco17[..., :2], vis, (W, H))
+            hands = faces = None
+            if openpose != "body" and ann.wholebody133 is not None:
+                wb = ann.wholebody133.copy()
+                if ann.wholebody_by_other is not None:
+                    wb[..., 2] = np.where(ann.wholebody_by_other, 0, wb[..., 2])
+                hands = list(wb[:, 91:133])
+                faces = list(wb[:, 23:91]) if openpose == "full" else None
+            out[kind] = conditioning.openpose_image(ann.coco17[..., :2], vis, (W, H), hands_list=hands,
+                                                    faces_list=faces)
     return out

@@ -40,11 +40,11 @@ def overlay_image(name: str, rendered: RenderedFrame) -> np.ndarray:
     return rendered.controls([name])[name]
 
 
-def render_overlay(name: str, renderer, people, camera, frame: int = 0) -> np.ndarray:
+def render_overlay(name: str, renderer, people, camera, frame: int = 0, props=()) -> np.ndarray:
     """Render what overlay `name` needs, and its image."""
     check_overlay(name)
     parts = ("parts",) if name == "parts" else ()
     controls = () if name == "parts" else (name,)
     rendered = render_frame(renderer, people, camera, frame, passes=parts, controls=controls,
-                            annotate=name == "openpose")
+                            annotate=name == "openpose", props=props)
     return overlay_image(name, rendered)

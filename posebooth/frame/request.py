@@ -54,6 +54,21 @@ class Control:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """A character's reference image (IP-Adapter, pipeline.identity): the same person in
+    every request that carries it. sha256: the file's, recorded in the settings."""
+
+    image: np.ndarray
+    scale: float = 0.6
+    sha256: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "image", _frozen_image(self.image, "identity image"))
+        if not 0.0 <= self.scale <= 2.0:
+            raise ValueError(f"identity scale must be in [0, 2], got {self.scale}")
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """Everything one image needs. width/height must be multiples of 8 (the VAE's stride)
     and every control / init image must already be rendered at width x height."""
@@ -75,6 +90,7 @@ class GenerationRequest:
     clip_id: str | None = None
     frame_index: int | None = None
     request_id: str = field(default_factory=new_request_id)
+    identity: Identity | None = None  # reference image of the character (IP-Adapter)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "controls", tuple(self.controls))
@@ -121,6 +137,8 @@ class GenerationRequest:
             out["strength"] = self.strength
         if self.scheduler:
             out["scheduler"] = self.scheduler
+        if self.identity is not None:
+            out["identity"] = {"sha256": self.identity.sha256, "scale": self.identity.scale}
         if self.clip_id is not None:
             out["clip_id"] = self.clip_id
             out["frame_index"] = self.frame_index
@@ -155,6 +173,10 @@ def build_request(gen, controls: Mapping[str, np.ndarray], *, seed: int, width: 
             raise ValueError(f"{kind} control: start ({start:.2f}) must be before end ({end:.2f})")
         made.append(Control(kind, image, float(scale), float(start), float(end)))
     extra = {"request_id": request_id} if request_id else {}
+    if getattr(gen, "identity", None) is not None:  # the character's reference image (frame.identity)
+        from posebooth.frame.identity import identity_of
+
+        extra["identity"] = identity_of(gen)
     return GenerationRequest(
         prompt=gen.prompt, negative_prompt=gen.negative_prompt, controls=tuple(made), seed=int(seed),
         steps=int(steps or gen.steps), guidance=float(gen.guidance if guidance is None else guidance),

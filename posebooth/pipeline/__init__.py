@@ -7,7 +7,11 @@ Importing this package is cheap; torch/diffusers are imported by the modules tha
     models.py       source (preset, HF id, folder, single file) -> ModelSpec
     loading.py      LoadOptions, load_backend()
     backends.py     ControlNetBackend (SD1.5/SDXL, txt2img + img2img), Depth2ImgBackend (SD2-depth)
+    modern.py       ModernBackend: SDXL ControlNet Union, FLUX.1 ControlNet, SD3.5 ControlNet
+    identity.py     a request's identity image through an IP-Adapter (SD1.5 / SDXL)
     worker.py       GenerationWorker (latest-wins previews, cancel within one step, call())
     clips.py        fixed-seed / previous-frame / cross-frame-attention clips, a step at a time
+    estimators.py   ViTPose and Depth Anything for the fidelity score (frame.fidelity)
+    live.py         LivePacer: live previews that follow a drag (one outstanding, newest wins)
 Tiny random-weight pipelines for tests and benchmarks live in tests/fixtures/, not here.
 """

@@ -38,6 +38,12 @@ StepCallback = Callable[[int, int, Optional[np.ndarray]], None]
 class Backend:
     pipeline_kind = ""
     control_kinds: tuple[str, ...] = ()
+    # A TaesdPreview that decodes the final latents of preview requests (live preview: TAESD
+    # instead of the full VAE); set by loading.backend_for_pipeline for SD-style latents only.
+    fast_decoder = None
+    # pipeline.identity.IdentityAdapter (IP-Adapter for a request's identity image); set by the
+    # loader for the models that take one, None for the others.
+    identity_adapter = None
 
     def __init__(
         self,
@@ -107,18 +113,40 @@ class Backend:
 
         return callback
 
+    # Keyword arguments that carry one value per image of a batch (prompt
+    # embeddings are computed per prompt; images are per request).
+    BATCHED_ARGS = ("prompt", "negative_prompt", "image", "control_image", "depth_map")
+
     def generate(self, request: GenerationRequest, on_step: StepCallback | None = None) -> GenerationResult:
+        return self.generate_batch([request], on_step)[0]
+
+    def generate_batch(self, requests: list[GenerationRequest],
+                       on_step: StepCallback | None = None) -> list[GenerationResult]:
+        """Several requests in one pipeline call (the dataset engine's GPU
+        batches): each keeps its own seed (a generator per image, so its
+        starting noise is the one it gets alone). They must differ only in
+        prompts, control images and seeds; a batch of one is `generate`."""
         t0 = time.perf_counter()
-        if request.scheduler and request.scheduler != self.scheduler_name():
-            self.set_scheduler(request.scheduler)
-        pipe, kwargs, applied = self._prepare(request)
+        first = requests[0]
+        if first.scheduler and first.scheduler != self.scheduler_name():
+            self.set_scheduler(first.scheduler)
+        prepared = [self._prepare(r) for r in requests]
+        pipe, kwargs, applied = prepared[0]
+        if len(requests) > 1:
+            kwargs = self._batched_kwargs(prepared)
+        if self.identity_adapter is not None or any(r.identity is not None for r in requests):
+            from posebooth.pipeline.identity import identity_kwargs  # the character's reference image
+
+            kwargs = identity_kwargs(self, requests, kwargs)
         marks: dict[str, float] = {}
+        generators = [self.generator(r.seed) for r in requests]
+        fast = self.fast_decoder if all(r.preview for r in requests) else None
         try:
             with torch.inference_mode():
                 out = pipe(
                     **kwargs,
-                    generator=self.generator(request.seed),
-                    output_type="np",
+                    generator=generators[0] if len(requests) == 1 else generators,
+                    output_type="np" if fast is None else "latent",
                     callback_on_step_end=self._callback(on_step, marks),
                 )
         except GenerationCancelled:
@@ -127,23 +155,64 @@ class Backend:
         except Exception as exc:
             pipe.maybe_free_model_hooks()
             if is_out_of_memory(exc):
-                raise out_of_memory_error(exc, request.width, request.height, self.device, self.dtype) from exc
+                raise out_of_memory_error(exc, first.width, first.height, self.device, self.dtype) from exc
             raise
+        arrays = out.images if fast is None else fast.decode_all(out.images)
         t1 = time.perf_counter()
-        image = (np.clip(out.images[0], 0.0, 1.0) * 255.0).round().astype(np.uint8)
-        settings = request.settings()
-        settings.update(
-            model=self.label,
-            pipeline=self.pipeline_kind,
-            scheduler=self.scheduler_name(),
-            controls_applied=applied,
-            device=str(self.device),
-            dtype=str(self.dtype).replace("torch.", ""),
-        )
         timings = {"total": t1 - t0}
         if "first_step" in marks:
             timings["first_step"] = marks["first_step"] - t0
-        return GenerationResult(request.request_id, image, request.seed, settings, timings)
+        results = []
+        for request, array in zip(requests, arrays):
+            image = array if fast is not None else (np.clip(array, 0.0, 1.0) * 255.0).round().astype(np.uint8)
+            settings = request.settings()
+            settings.update(
+                model=self.label,
+                pipeline=self.pipeline_kind,
+                scheduler=self.scheduler_name(),
+                controls_applied=applied,
+                device=str(self.device),
+                dtype=str(self.dtype).replace("torch.", ""),
+            )
+            if len(requests) > 1:
+                settings["batch"] = len(requests)
+            if fast is not None:
+                settings["decoder"] = "taesd"
+            results.append(GenerationResult(request.request_id, image, request.seed, settings, dict(timings)))
+        return results
+
+    def _batched_kwargs(self, prepared: list) -> dict[str, Any]:
+        """One call's arguments from several requests' (per-image arguments
+        become lists; a MultiControlNet's images become one list per net)."""
+        pipes = {id(p) for p, _, _ in prepared}
+        base = prepared[0][1]
+        for _, kw, _ in prepared[1:]:
+            differ = sorted(k for k in set(base) | set(kw)
+                            if k not in self.BATCHED_ARGS and not _same(base.get(k), kw.get(k)))
+            if len(pipes) > 1 or differ:
+                raise GenerationError("a batch must share its settings; these differ: "
+                                      f"{', '.join(differ) or 'the pipeline'}")
+        merged = dict(base)
+        for key in self.BATCHED_ARGS:
+            if key not in base:
+                continue
+            values = [kw[key] for _, kw, _ in prepared]
+            if isinstance(base[key], torch.Tensor):   # SD2-depth's (1, H, W) depth maps
+                merged[key] = torch.cat(values)
+            elif isinstance(base[key], list):   # several ControlNets: per net, the batch's images
+                merged[key] = [list(per_net) for per_net in zip(*values)]
+            elif key == "negative_prompt" and all(v is None for v in values):
+                merged[key] = None
+            else:
+                merged[key] = [v if v is not None else "" for v in values] if "prompt" in key else values
+        return merged
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
+        return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape
+                and bool((a == b).all()))
+    return a == b
 
 
 class ControlNetBackend(Backend):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from posebooth.frame.request import GenerationRequest, GenerationResult, new_request_id
-from posebooth.pipeline.errors import GenerationCancelled
+from posebooth.pipeline.errors import GenerationCancelled, GenerationError
 
 if TYPE_CHECKING:   # importing the backends imports torch: not needed to describe a clip
     from posebooth.pipeline.backends import Backend, StepCallback
@@ -55,6 +55,7 @@ class ClipRun:
         self.seed: int | None = options.seed
         self.frames_done = 0
         self._previous: GenerationResult | None = None
+        self._before_previous: GenerationResult | None = None   # the state a retry rewinds to
         self._anchor = None
         if options.strategy == "cross-frame-attention":
             from posebooth.pipeline.cross_frame import FrameAnchor
@@ -62,13 +63,23 @@ class ClipRun:
             self._anchor = FrameAnchor()
         self._processors: dict | None = None
 
-    def step(self, frame: GenerationRequest, on_step: StepCallback | None = None) -> GenerationResult:
+    def step(self, frame: GenerationRequest, on_step: StepCallback | None = None, *,
+             retry: bool = False) -> GenerationResult:
         """The clip's next frame from `frame` (its prompt, controls, steps...);
-        its seed is the clip's (the first frame's unless options.seed)."""
+        its seed is the clip's (the first frame's unless options.seed).
+        retry=True: the last frame again, from the state before it, with
+        `frame`'s own seed (a fidelity retry, export.scoring); the clip goes
+        on from the retried result."""
+        if retry:
+            if self.frames_done == 0:
+                raise ValueError("retry: the clip has no frame yet")
+            self.frames_done -= 1
+            self._previous = self._before_previous
         k = self.frames_done
         if self.seed is None:
             self.seed = frame.seed
-        req = dataclasses.replace(frame, seed=self.seed, clip_id=self.clip_id, frame_index=k, preview=False)
+        seed = frame.seed if retry else self.seed
+        req = dataclasses.replace(frame, seed=seed, clip_id=self.clip_id, frame_index=k, preview=False)
         if self.options.strategy == "previous-frame" and self._previous is not None:
             req = dataclasses.replace(req, init_image=self._previous.image, strength=self.options.strength)
         if self._anchor is None:
@@ -76,6 +87,13 @@ class ClipRun:
         else:
             from posebooth.pipeline.cross_frame import installed
 
+            if getattr(self.backend.pipe, "unet", None) is None:
+                raise GenerationError("cross-frame attention needs a UNet model (SD1.5 / SDXL); "
+                                      "use the fixed-seed or previous-frame clip strategy with this one")
+            if req.identity is not None:  # load the IP-Adapter first: loading resets the attention processors
+                from posebooth.pipeline.identity import ensure_adapter
+
+                ensure_adapter(self.backend)
             with installed(self.backend.pipe.unet, self._anchor, self._processors) as procs:
                 self._processors = procs
                 self._anchor.start_frame("record" if k == 0 else "replay")
@@ -84,14 +102,14 @@ class ClipRun:
         if self.options.strategy == "previous-frame":
             settings["clip_strength"] = self.options.strength
         result = dataclasses.replace(result, settings=settings)
-        self._previous = result
+        self._before_previous, self._previous = self._previous, result
         self.frames_done = k + 1
         return result
 
     def close(self) -> None:
         if self._anchor is not None:
             self._anchor.clear()
-        self._previous = None
+        self._previous = self._before_previous = None
 
 
 def generate_clip(

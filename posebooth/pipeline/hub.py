@@ -26,8 +26,12 @@ _MODEL_WEIGHTS = (
     "model.safetensors",
     "diffusion_pytorch_model.bin",
     "pytorch_model.bin",
+    # sharded weights (FLUX / SD3.5 transformers, T5-XXL): the index names the shards
+    "diffusion_pytorch_model.safetensors.index.json",
+    "model.safetensors.index.json",
 )
-_FP16_WEIGHTS = ("diffusion_pytorch_model.fp16.safetensors", "model.fp16.safetensors")
+_FP16_WEIGHTS = ("diffusion_pytorch_model.fp16.safetensors", "model.fp16.safetensors",
+                 "diffusion_pytorch_model.safetensors.index.fp16.json", "model.safetensors.index.fp16.json")
 _LORA_WEIGHTS = ("pytorch_lora_weights.safetensors", "pytorch_lora_weights.bin")
 # Pipeline components PoseBooth loads itself or replaces with None (safety checker, DPT depth estimator).
 _SKIPPED_COMPONENTS = {"safety_checker", "feature_extractor", "depth_estimator", "image_encoder"}
@@ -214,14 +218,17 @@ def model_available(root: str) -> bool:
     return read_config(root) is not None and model_weights_variant(root) is not False
 
 
-def lora_available(root: str) -> bool:
+def lora_available(root: str, weight_name: str | None = None) -> bool:
+    """weight_name: the one file to use in a repo or folder that holds several (Hyper-SD, Lightning)."""
     if path_kind(root) == "file":
         return True
-    return any(_exists(root, w) for w in _LORA_WEIGHTS)
+    return any(_exists(root, w) for w in ((weight_name,) if weight_name else _LORA_WEIGHTS))
 
 
 def _include(what: str) -> str:
     """Download filters: skip original-format checkpoints and .bin duplicates of the diffusers weights."""
+    if what.startswith("LoRA file "):   # one file of a repo of several: only that one
+        return " " + what.split()[-1]
     if what.startswith("Base model"):
         return ' --include "*.json" "*.txt" "*/*.safetensors"'
     if what.startswith("LoRA") or what.startswith("Configuration"):

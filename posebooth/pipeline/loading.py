@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 
 import torch
 
-from posebooth.pipeline import hub
+from posebooth.pipeline import hub, modern
 from posebooth.pipeline.backends import Backend, ControlNetBackend, Depth2ImgBackend
 from posebooth.pipeline.devices import pick_device, pick_dtype
 from posebooth.pipeline.errors import GenerationError, ModelNotFoundError
@@ -42,8 +42,11 @@ class LoadOptions:
     config: str | None = None  # single file: diffusers config folder or repo id
     preview_decoder: str = "auto"  # auto (preset's TAESD if present locally, else linear) | linear | none | id/path
     preview_every: int = 1
-    compile: bool = False  # torch.compile the UNet and ControlNets (slow first run)
+    compile: bool = False  # torch.compile the UNet and ControlNets (slow first run); CUDA only
+    compile_mode: str | None = None  # torch.compile mode: "reduce-overhead" uses CUDA graphs
+    taesd_previews: bool = True  # preview requests decode with the TAESD preview decoder, when loaded
     presets_file: str | None = None
+    ip_adapter: str | None = None  # identity references: IP-Adapter repo/folder (pipeline.identity; h94/IP-Adapter)
 
     def embedded_kinds(self, index: dict) -> tuple[str, ...]:
         if self.control_kinds:
@@ -79,11 +82,13 @@ def _check_model(source: str, what: str) -> dict[str, Any]:
     return flags
 
 
-def _check_lora(source: str) -> dict[str, Any]:
-    if not hub.lora_available(source):
+def _check_lora(source: str, weight_name: str | None = None) -> dict[str, Any]:
+    if not hub.lora_available(source, weight_name):
+        if hub.path_kind(source) == "folder" and weight_name:
+            raise ModelNotFoundError(f"LoRA folder {source} has no {weight_name}")
         if not hub.looks_like_repo_id(source):
             raise ModelNotFoundError(f"LoRA '{source}': no such file or folder, and not a Hugging Face id")
-        return _repo_files_flags(source, False, "LoRA")
+        return _repo_files_flags(source, False, f"LoRA file {weight_name}" if weight_name else "LoRA")
     return {"local_files_only": True} if hub.looks_like_repo_id(source) else {}
 
 
@@ -130,6 +135,7 @@ def load_backend(
     device, warnings = pick_device(options.device)
     dtype = pick_dtype(device, options.dtype)
     spec = resolve(source, options)
+    dtype = modern.preferred_dtype(spec.pipeline, device, dtype, options.dtype)
 
     # Every check before any weight is read; all missing downloads are reported together.
     missing: list[hub.MissingDownload] = []
@@ -143,9 +149,12 @@ def load_backend(
 
     base_flags = check(_check_base, spec)
     net_flags = {k: check(_check_model, v, f"{k} ControlNet") for k, v in spec.controlnets.items() if v != EMBEDDED}
-    lora_flags = check(_check_lora, spec.lora) if spec.lora else {}
+    lora_flags = check(_check_lora, spec.lora, spec.lora_weight_name) if spec.lora else {}
+    if spec.lora_weight_name and hub.path_kind(spec.lora) != "file":
+        lora_flags["weight_name"] = spec.lora_weight_name
     if missing:
-        raise hub.MissingDownload([i for e in missing for i in e.items], missing[0].reason)
+        items = {repo: (what, repo) for e in missing for what, repo in e.items}  # a union ControlNet: once
+        raise hub.MissingDownload(list(items.values()), missing[0].reason)
     if before_weights is not None:  # e.g. the worker frees the previous model only now
         before_weights()
 
@@ -159,14 +168,19 @@ def load_backend(
     tlogging.set_verbosity_error()
     dlogging.set_verbosity_error()
     nets = {}
-    for i, (kind, src) in enumerate((k, v) for k, v in spec.controlnets.items() if v != EMBEDDED):
+    # SDXL Union / FLUX / SD3.5: [(ControlNet, kinds)], a union model loaded once (pipeline.modern)
+    slots = modern.load_controlnets(spec.pipeline, dict(spec.controlnets), net_flags, dtype, progress) \
+        if modern.is_modern(spec.pipeline) else None
+    for i, (kind, src) in enumerate((k, v) for k, v in spec.controlnets.items() if v != EMBEDDED and slots is None):
         progress(0.05 + 0.25 * i / max(1, len(spec.controlnets)), f"Loading the {kind} ControlNet ({src})")
         from diffusers import ControlNetModel
 
         nets[kind] = ControlNetModel.from_pretrained(src, dtype=dtype, **net_flags[kind])
     progress(0.3, f"Loading {spec.base}")
-    pipe = _build_pipeline(spec, nets, dtype, base_flags)
-    if spec.controlnets and not nets:  # the ControlNets saved inside the pipeline folder
+    pipe = _build_pipeline(spec, nets if slots is None else slots, dtype, base_flags)
+    if slots is not None:
+        nets = slots
+    elif spec.controlnets and not nets:  # the ControlNets saved inside the pipeline folder
         cn = pipe.controlnet
         nets = dict(zip(spec.controlnets, getattr(cn, "nets", [cn])))
     _check_compatible(pipe, nets)
@@ -231,12 +245,17 @@ def backend_for_pipeline(
         pipe.enable_attention_slicing()
     if options.vae_tiling:
         pipe.vae.enable_tiling()
-    if options.compile:
-        pipe.unet = torch.compile(pipe.unet)
+    if options.compile and device.type != "cuda":
+        # Inductor's CPU code rarely beats eager for these models and takes minutes to build.
+        warnings.append("torch.compile is used on CUDA only: ignored")
+    elif options.compile and modern.is_modern(pipeline_kind):
+        modern.compile_modules(pipe, options.compile_mode)
+    elif options.compile:
+        pipe.unet = torch.compile(pipe.unet, mode=options.compile_mode)
         if getattr(pipe, "controlnet", None) is not None:
-            pipe.controlnet = torch.compile(pipe.controlnet)
+            pipe.controlnet = torch.compile(pipe.controlnet, mode=options.compile_mode)
     pipe.set_progress_bar_config(disable=True)
-    sdxl = pipeline_kind == "sdxl-controlnet"
+    sdxl = pipeline_kind in ("sdxl-controlnet", "sdxl-union")
     previewer = _make_previewer(preview_decoder, sdxl, options, device, dtype)
     kw = dict(
         device=device,
@@ -248,16 +267,28 @@ def backend_for_pipeline(
         warnings=warnings,
     )
     if pipeline_kind == "sd2-depth":
-        return Depth2ImgBackend(pipe, **kw)
-    if nets is None:
-        cn = pipe.controlnet
-        nets = dict(zip(CONTROL_KINDS, getattr(cn, "nets", [cn])))
-    return ControlNetBackend(pipe, nets, sdxl=sdxl, **kw)
+        backend = Depth2ImgBackend(pipe, **kw)
+    elif modern.is_modern(pipeline_kind):
+        slots = nets if isinstance(nets, list) else modern.slots_of(pipeline_kind, pipe, options.control_kinds)
+        backend = modern.make_backend(pipe, pipeline_kind, slots, **kw)
+    else:
+        if nets is None:
+            cn = pipe.controlnet
+            nets = dict(zip(CONTROL_KINDS, getattr(cn, "nets", [cn])))
+        backend = ControlNetBackend(pipe, nets, sdxl=sdxl, **kw)
+    from posebooth.pipeline.identity import adapter_for
+
+    backend.identity_adapter = adapter_for(pipeline_kind, options.ip_adapter)  # loaded on first use
+    if options.taesd_previews and isinstance(previewer, TaesdPreview):
+        backend.fast_decoder = previewer   # SD-style 4-channel latents: TAESD decodes them as they are
+    return backend
 
 
 def _build_pipeline(spec: ModelSpec, nets: dict, dtype: torch.dtype, flags: dict):
     import diffusers
 
+    if modern.is_modern(spec.pipeline):  # `nets` is [(ControlNet, kinds)] here
+        return modern.build_pipeline(spec.pipeline, spec.base, spec.form, nets, dtype, flags)
     common: dict[str, Any] = dict(dtype=dtype, **flags)
     if spec.pipeline == "sd2-depth":
         cls = diffusers.StableDiffusionDepth2ImgPipeline
@@ -278,6 +309,8 @@ def _build_pipeline(spec: ModelSpec, nets: dict, dtype: torch.dtype, flags: dict
 
 
 def _check_compatible(pipe, nets: dict) -> None:
+    if not isinstance(nets, dict):  # pipeline.modern's (ControlNet, kinds) pairs: diffusers checks those
+        return
     want = pipe.unet.config.cross_attention_dim
     for kind, net in nets.items():
         if net.config.cross_attention_dim != want:

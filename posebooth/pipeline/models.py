@@ -23,6 +23,10 @@ SINGLE_FILE_SUFFIXES = (".safetensors", ".ckpt")
 DEFAULT_CONTROLNETS = {
     "sd15-controlnet": {"depth": "lllyasviel/control_v11f1p_sd15_depth"},
     "sdxl-controlnet": {"depth": "diffusers/controlnet-depth-sdxl-1.0"},
+    # pipeline.modern: a plain FLUX.1 / SD3.5 base gets the shipped presets' ControlNets
+    "flux-controlnet": {"depth": "Shakker-Labs/FLUX.1-dev-ControlNet-Union-Pro",
+                        "openpose": "Shakker-Labs/FLUX.1-dev-ControlNet-Union-Pro"},
+    "sd3-controlnet": {"depth": "stabilityai/stable-diffusion-3.5-large-controlnet-depth"},
 }
 # Where from_single_file takes the component configs (not weights) from, per family.
 SINGLE_FILE_CONFIGS = {
@@ -37,6 +41,8 @@ PIPELINE_CLASSES = {
     "StableDiffusionDepth2ImgPipeline": ("sd2-depth", False),
     "StableDiffusionPipeline": ("sd15-controlnet", False),
     "StableDiffusionXLPipeline": ("sdxl-controlnet", False),
+    "FluxPipeline": ("flux-controlnet", False),
+    "StableDiffusion3Pipeline": ("sd3-controlnet", False),
 }
 EMBEDDED = ""  # controlnet source meaning "the ControlNet saved inside the base folder"
 
@@ -49,6 +55,7 @@ class ModelSpec:
     form: str  # "repo" | "folder" | "file"
     controlnets: Mapping[str, str] = field(default_factory=dict)  # kind -> id/path, or EMBEDDED
     lora: str | None = None
+    lora_weight_name: str | None = None  # the LoRA's file in a repo / folder of several
     preview_decoder: str | None = None
     scheduler: str | None = None
     config: str | None = None  # single file: diffusers config folder or repo id
@@ -81,8 +88,12 @@ def single_file_family(path: str | Path) -> str:
             keys = list(f.keys())
             conv_in = "model.diffusion_model.input_blocks.0.0.weight"
             in_ch = f.get_slice(conv_in).get_shape()[1] if conv_in in keys else None
-    except Exception as e:  # SafetensorError (a bad header), OSError: the file, not our code
-        raise ModelNotFoundError(f"{path}: not a readable .safetensors file ({_show(str(e))})") from None
+    except OSError as e:   # the file itself: unreadable
+        raise ModelNotFoundError(f"{path}: not a readable .safetensors file ({e.strerror or type(e).__name__})"
+                                 ) from None
+    except Exception:  # SafetensorError: the library's words ("HeaderTooLarge") tell the user nothing
+        raise ModelNotFoundError(f"{path}: not a readable .safetensors checkpoint (damaged, cut short or another "
+                                 "kind of file); choose the model file again") from None
     if any(k.startswith("conditioner.embedders.1.") for k in keys):
         return "sdxl-controlnet"
     if in_ch == 5:
@@ -161,11 +172,12 @@ def resolve(source: str | Path, options) -> ModelSpec:
             form=base_form,
             controlnets=dict(options.controlnets or preset.controlnets),
             lora=options.lora or preset.lora,
+            lora_weight_name=None if options.lora else preset.lora_weight_name,
             preview_decoder=preset.preview_decoder,
             scheduler=options.scheduler or preset.scheduler,
             config=options.config
             or preset.config
-            or (SINGLE_FILE_CONFIGS[preset.pipeline] if base_form == "file" else None),
+            or (SINGLE_FILE_CONFIGS.get(preset.pipeline) if base_form == "file" else None),
             defaults={"steps": preset.steps, "guidance": preset.guidance, "size": preset.size},
         )
     path = hub.expand(source)

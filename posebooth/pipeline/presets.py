@@ -27,7 +27,8 @@ from posebooth.pipeline import hub
 from posebooth.pipeline.errors import PipelineError
 from posebooth.pipeline.schedulers import ALIASES as SCHEDULER_ALIASES
 
-PIPELINE_KINDS = ("sd15-controlnet", "sd2-depth", "sdxl-controlnet")
+PIPELINE_KINDS = ("sd15-controlnet", "sd2-depth", "sdxl-controlnet",
+                  "sdxl-union", "flux-controlnet", "sd3-controlnet")  # the last three: pipeline.modern
 PRESETS_FILE = "model_presets.json"
 PRESETS_FORMAT = "posebooth-model-presets"
 MAX_PRESETS_BYTES = 4 << 20
@@ -75,6 +76,9 @@ class Preset(_Strict):
     label: str = Field(default="", max_length=300)
     controlnets: dict[Literal[CONTROL_KINDS], Source] = Field(default_factory=dict)  # kind -> id or path
     lora: Source | None = None
+    # The LoRA's file when its repo holds several (ByteDance/Hyper-SD, ByteDance/SDXL-Lightning).
+    lora_weight_name: Annotated[str, Field(max_length=255, pattern=r"^[\w.-]+\.safetensors$")] | None = None
+    license: str = Field(default="", max_length=300)  # of the weights, as their model cards name it
     preview_decoder: Source | None = None  # TAESD id or path
     config: Source | None = None  # single-file base: diffusers config folder or repo id
     scheduler: Annotated[str, Field(max_length=100), AfterValidator(_scheduler)] | None = None
@@ -91,7 +95,7 @@ class Preset(_Strict):
         out = [("base model", self.base, "pipeline")]
         out += [(f"{k} ControlNet", v, "model") for k, v in self.controlnets.items()]
         if self.lora:
-            out.append(("LoRA", self.lora, "lora"))
+            out.append(("LoRA", self.lora, f"lora:{self.lora_weight_name}" if self.lora_weight_name else "lora"))
         return out
 
 
@@ -211,8 +215,8 @@ def source_available(source: str, kind: str) -> bool:
             return False
         if kind == "pipeline":
             return hub.pipeline_available(source)[0]
-        if kind == "lora":
-            return hub.lora_available(source)
+        if kind.startswith("lora"):
+            return hub.lora_available(source, kind.partition(":")[2] or None)
         return hub.model_available(source)
     except (OSError, ValueError, PipelineError):  # unreadable, a name too long, a broken model_index.json
         return False

@@ -17,6 +17,12 @@ ALIASES: dict[str, tuple[str, dict[str, Any]]] = {
     "dpm++2m": ("DPMSolverMultistepScheduler", {}),
     "dpm++2m-karras": ("DPMSolverMultistepScheduler", {"use_karras_sigmas": True}),
     "lcm": ("LCMScheduler", {}),
+    # Few-step distilled models (Turbo, Lightning, Hyper-SD) are sampled at the trailing
+    # timesteps, the ones they were distilled on (their model cards).
+    "euler-trailing": ("EulerDiscreteScheduler", {"timestep_spacing": "trailing"}),
+    "euler-a-trailing": ("EulerAncestralDiscreteScheduler", {"timestep_spacing": "trailing"}),
+    "ddim-trailing": ("DDIMScheduler", {"timestep_spacing": "trailing"}),
+    "tcd": ("TCDScheduler", {}),
 }
 
 
@@ -40,7 +46,9 @@ def make_scheduler(name: str, base_config: Any):
 def scheduler_label(scheduler: Any) -> str:
     cls_name = type(scheduler).__name__
     karras = bool(getattr(scheduler.config, "use_karras_sigmas", False))
+    trailing = getattr(scheduler.config, "timestep_spacing", None) == "trailing"
     for alias, (name, extra) in ALIASES.items():
-        if name == cls_name and bool(extra.get("use_karras_sigmas", False)) == karras:
+        if (name == cls_name and bool(extra.get("use_karras_sigmas", False)) == karras
+                and (extra.get("timestep_spacing") == "trailing") == trailing):
             return alias
     return cls_name

@@ -82,15 +82,19 @@ class GenerationWorker:
     def load(self, source: Any, options: LoadOptions | None = None) -> str:
         return self._enqueue(_Job("load", new_request_id(), (source, options)))
 
-    def submit(self, request: GenerationRequest) -> str:
-        job = _Job("generate", request.request_id, request, preview=request.preview)
+    def submit(self, request: GenerationRequest, live: bool = False) -> str:
+        """live: a live preview (a fast model following a drag, pipeline.live). It replaces
+        queued previews like any preview, but lets a running live preview finish: with
+        previews interrupted at every mouse move, none would ever land during a drag."""
+        job = _Job("generate", request.request_id, request, preview=request.preview, extra={"live": live})
         with self._cond:
             if request.preview:  # latest wins
                 for queued in self._jobs:
                     if queued.preview:
                         queued.cancelled = True
-                if self._current is not None and self._current.preview:
-                    self._current.cancelled = True
+                current = self._current
+                if current is not None and current.preview and not (live and current.extra.get("live")):
+                    current.cancelled = True
             return self._enqueue(job)
 
     def submit_clip(

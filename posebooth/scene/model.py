@@ -16,6 +16,8 @@ from typing import Annotated, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator,
                       model_validator)
 
+from posebooth.scene.props import MAX_PROPS, FileRef, ImageReference, Prop
+
 SCENE_FORMAT = "posebooth-scene"
 SCENE_VERSION = 2                  # 2: hand poses and expressions per key (version 1 files still load)
 MAX_PEOPLE = 16
@@ -138,6 +140,10 @@ class Person(Strict):
     body: BodySpec = Field(default_factory=BodySpec)
     color: Color = Field(default_factory=lambda: [0.75, 0.72, 0.68])
     keys: list[PoseKey] = Field(default_factory=lambda: [PoseKey(frame=0)], min_length=1, max_length=MAX_KEYS)
+    # The lowest point of the posed body sits exactly on y = 0 (assets.posing:
+    # one vertical offset per person, from its lowest keyed pose). Version-1
+    # files load with it off, so old scenes do not move.
+    on_ground: bool = True
 
     @model_validator(mode="after")
     def _keys_unique_sorted(self):
@@ -182,6 +188,7 @@ class CameraSpec(Strict):
     intrinsics: Intrinsics | None = None   # K given directly (keys' focal_mm then unused)
     near: Near = 0.05
     far: Far = 100.0
+    reference: ImageReference | None = None   # image seen behind the bodies through this camera
     keys: list[CameraKey] = Field(default_factory=lambda: [CameraKey(frame=0)], min_length=1, max_length=MAX_KEYS)
 
     @model_validator(mode="after")
@@ -230,9 +237,19 @@ class Timeline(Strict):
 
 class ControlSetting(Strict):
     kind: Literal["depth", "openpose", "normal"] = "depth"
+    # openpose only: body, body and hands, or body, hands and face (controlnet_aux "openpose_full")
+    openpose: Literal["body", "body+hands", "full"] = "body"
     scale: ControlScale = 1.0
     start: Unit = 0.0
     end: Unit = 1.0
+
+
+class IdentityReference(Strict):
+    """A character's reference image (IP-Adapter): the same person across frames and samples.
+    A missing or changed file is reported when generating (frame.identity); the scene still opens."""
+
+    image: FileRef
+    scale: Range(0.0, 2.0) = 0.6   # IP-Adapter scale: 0 ignores the image, ~1 follows it closely
 
 
 class Generation(Strict):
@@ -247,6 +264,7 @@ class Generation(Strict):
     controls: list[ControlSetting] = Field(default_factory=lambda: [ControlSetting()], max_length=8)
     clip_strategy: Literal["fixed-seed", "previous-frame", "cross-frame-attention"] = "fixed-seed"
     img2img_strength: Unit = 0.6
+    identity: IdentityReference | None = None
 
 
 class Scene(Strict):
@@ -258,7 +276,17 @@ class Scene(Strict):
     def _upgraded(cls, v: int) -> int:
         """An older file loads as the current version (its new fields take their defaults)."""
         return SCENE_VERSION
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version1_people_float(cls, data):
+        """Version 1 placed bodies by transl alone: its people keep that (on_ground off)."""
+        if isinstance(data, dict) and data.get("version") == 1 and isinstance(data.get("people"), list):
+            data = dict(data, people=[dict({"on_ground": False}, **p) if isinstance(p, dict) else p
+                                      for p in data["people"]])
+        return data
     people: list[Person] = Field(default_factory=lambda: [Person()], max_length=MAX_PEOPLE)
     camera: CameraSpec = Field(default_factory=CameraSpec)
     timeline: Timeline = Field(default_factory=Timeline)
     generation: Generation = Field(default_factory=Generation)
+    props: list[Prop] = Field(default_factory=list, max_length=MAX_PROPS)   # static, after the people in ids

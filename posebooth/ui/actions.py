@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QMenu, QToolBar
 
 from posebooth.edits import key_ops, pose_ops
 
+from posebooth.ui import map_export
+from posebooth.ui import openpose_reference
 from posebooth.ui.viewport import host as viewport_host
 from posebooth.ui.icons import icon
 
@@ -48,6 +50,14 @@ def _specs(w) -> dict[str, list[Spec]]:
             None,
             Spec("import_motion", "&Import Motion…", ("Ctrl+Shift+I",), lambda: w.files.import_motion(), None,
                  "Import an AMASS .npz motion into the selected person", needs="people"),
+            None,
+            Spec("export_maps", "Export &Maps…", ("Ctrl+Shift+E",), lambda: map_export.export_maps(w), None,
+                 "Write depth, OpenPose, normals, parts, mask and control images of this frame or a range "
+                 "(no model needed)"),
+            Spec("copy_map", "&Copy Map"),  # submenu placeholder
+            Spec("import_openpose", "Import &OpenPose JSON…", (), lambda: openpose_reference.import_reference(w),
+                 None, "Show an OpenPose JSON's skeletons over the camera view, to pose by"),
+            Spec("clear_openpose", "Clear OpenPose Reference", (), lambda: openpose_reference.clear_reference(w)),
             None,
             Spec("quit", "&Quit", (Std.Quit,), lambda: w.close()),
         ],
@@ -100,6 +110,14 @@ def _specs(w) -> dict[str, list[Spec]]:
             Spec("ik", "Auto &IK", ("Shift+I",), lambda on: w.viewport_flag("ik_enabled", on), "ik",
                  "Drag a hand or foot and let the limb follow (inverse kinematics)", checkable=True,
                  viewport="ik_enabled"),
+            Spec("joint_limits", "Joint &Limits", ("Shift+L",), lambda on: setattr(w.doc, "joint_limits", bool(on)),
+                 None, "Keep joints inside their anatomical ranges (off: free posing)", checkable=True,
+                 checked=True),
+            None,
+            Spec("hands_panel", "Pose &Hands…", ("Ctrl+H",), lambda: _raise_dock(w, "hand_dock"), None,
+                 "Finger curl, spread and hand presets of the selected person", needs="person"),
+            Spec("face_panel", "&Face Expression…", ("Ctrl+E",), lambda: _raise_dock(w, "face_dock"), None,
+                 "Facial expression sliders and presets of the selected person", needs="person"),
             None,
             Spec("add_person", "&Add Person", ("Shift+A",), lambda: w.doc.add_person(), "person_add",
                  "Add a person in the rest pose"),
@@ -134,12 +152,26 @@ def _specs(w) -> dict[str, list[Spec]]:
                  "Delete the selected person's key at this frame", needs="key_here"),
             Spec("auto_key", "&Auto Keying", (), w.set_auto_key, "record",
                  "Edits insert a key at the current frame", checkable=True, checked=True),
+            None,
+            Spec("copy_keys", "&Copy Pose / Keys", ("Ctrl+C",), lambda: tl().copy(), None,
+                 "Copy the keys selected on the timeline, or else the selected person's pose"),
+            Spec("paste_keys", "&Paste Pose / Keys", ("Ctrl+V",), lambda: tl().paste(), None,
+                 "Paste at the current frame onto the selected person"),
+            Spec("delete_keys", "Delete Selected &Keys", (), lambda: tl().delete_selected_keys(), None,
+                 "Delete the keys selected on the timeline (Delete with the timeline focused)"),
         ],
         "&Help": [
             Spec("shortcuts", "&Keyboard Shortcuts…", ("Ctrl+F1",), w.show_shortcuts),
             Spec("about", "&About PoseBooth", (), w.show_about),
         ],
     }
+
+
+def _raise_dock(w, name: str) -> None:
+    dock = getattr(w, name, None)
+    if dock is not None:
+        dock.show()
+        dock.raise_()
 
 
 def _make(w, spec: Spec) -> QAction:
@@ -225,6 +257,8 @@ def build(w) -> dict[str, QAction]:
             elif spec.name == "recent":
                 w.recent_menu = menu.addMenu(spec.text)
                 w.recent_menu.setObjectName("menu_recent")
+            elif spec.name == "copy_map":
+                map_export.fill_copy_menu(w, menu.addMenu(spec.text), actions)
             elif spec.name == "overlays":
                 _overlay_menu(w, menu.addMenu(spec.text), actions)
             elif spec.name == "panels":

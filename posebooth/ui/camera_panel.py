@@ -87,7 +87,7 @@ class CameraPanel(QWidget):
         lay.addStretch(1)
         vertical_scroll(self, inner)
 
-        self.focal.valueChanged.connect(lambda v: self._key(focal_mm=v, text="Focal length"))
+        self.focal.valueChanged.connect(self._on_focal)
         self.position.edited.connect(lambda v: self._key(position=v, text="Camera position"))
         self.target.edited.connect(lambda v: self._key(target=v, text="Camera target"))
         self.roll.valueChanged.connect(lambda v: self._key(roll=math.radians(v), text="Camera roll"))
@@ -128,6 +128,10 @@ class CameraPanel(QWidget):
         except ValueError as e:  # e.g. position == target
             self.hint.setText(str(e).splitlines()[-1])
             self.refresh()
+
+    def _on_focal(self, value: float):
+        if not self._updating:   # a camera setting, unless the user keyed the lens (key_ops)
+            key_ops.set_focal_length(self.doc, value, drag=self._burst.token())
 
     def _on_sensor(self, value: float):
         if not self._updating:

@@ -52,3 +52,16 @@ def get_open_path(parent: QWidget | None, title: str, directory: str, filter: st
 def get_save_path(parent: QWidget | None, title: str, directory: str, filter: str) -> str | None:
     path, _ = QFileDialog.getSaveFileName(parent, title, directory, filter)
     return path or None
+
+
+def ask_motion_mode(parent: QWidget | None, name: str, person: str) -> str | None:
+    """How to import motion `name`: 'replace', 'insert', 'new' or None (cancelled)."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Import motion", f"Import “{name}”:", parent=parent)
+    box.setInformativeText(f"Replace {person}'s animation, insert the motion into it at the current frame, "
+                           "or give it to a new person? The motion starts where the person stands.")
+    buttons = {box.addButton(f"Replace {person}'s keys", QMessageBox.ButtonRole.AcceptRole): "replace",
+               box.addButton("Insert at playhead", QMessageBox.ButtonRole.AcceptRole): "insert",
+               box.addButton("New person", QMessageBox.ButtonRole.AcceptRole): "new"}
+    box.addButton(QMessageBox.StandardButton.Cancel)
+    box.exec()
+    return buttons.get(box.clickedButton())

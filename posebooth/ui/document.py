@@ -74,8 +74,11 @@ class SceneDocument(EditableDocument, QObject):
         self.cameraChanged.emit()
 
     def _put_scene(self, scene: Scene):
+        frame = self.frame
         EditableDocument._put_scene(self, scene)
         self.sceneReplaced.emit()
+        if self.frame != frame:   # an undone timeline no longer held the playhead
+            self.frameChanged.emit(self.frame)
 
     def _clamp_selection(self):
         EditableDocument._clamp_selection(self)
@@ -91,6 +94,14 @@ class SceneDocument(EditableDocument, QObject):
         if EditableDocument.select(self, person, joint):
             self.selectionChanged.emit()
 
+    def select_finger(self, person: int, side: str, joint: int):
+        if EditableDocument.select_finger(self, person, side, joint):
+            self.selectionChanged.emit()
+
+    def select_prop(self, prop: int | None):
+        if EditableDocument.select_prop(self, prop):
+            self.selectionChanged.emit()
+
     # ---- files ----------------------------------------------------------
     def replace_scene(self, scene: Scene, path: Path | None):
         """New or opened scene: a fresh history (Qt clears it; the file is clean)."""
@@ -99,6 +110,7 @@ class SceneDocument(EditableDocument, QObject):
         self.path = path
         self.frame = scene.timeline.start
         self.selected_person, self.selected_joint = (0 if scene.people else None), None
+        self.selected_prop = self.selected_finger = None
         self.sceneReplaced.emit()
         self.selectionChanged.emit()
         self.frameChanged.emit(self.frame)

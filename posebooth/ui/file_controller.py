@@ -8,7 +8,6 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from posebooth.scene.io import SceneError
-from posebooth.scene.model import Scene
 from posebooth.assets.starter import starter_scene
 from posebooth.ui import dialogs
 from posebooth.ui.settings import RecentFiles
@@ -133,31 +132,34 @@ class FileController(QObject):
         self.message.emit(f"Saved {path.name}")
         return True
 
-    def import_motion(self, path=None) -> bool:
-        """Import an AMASS-style .npz into the selected person (one undo step)."""
+    def import_motion(self, path=None, mode: str | None = None) -> bool:
+        """Import a motion file (one undo step): `mode` 'replace' the selected
+        person's keys, 'insert' at the playhead or give it to a 'new' person
+        (None: ask). The motion starts where the person stands."""
         try:
-            from posebooth.assets.motion import MotionError, import_motion
+            from posebooth.assets.motion import MotionError
+            from posebooth.edits.motion_ops import import_motion_into
         except ImportError as e:
             dialogs.show_error(self.window, "Import motion", f"Motion import is not available: {e}")
+            return False
+        if not self.doc.scene.people:
+            dialogs.show_error(self.window, "Import motion", "Add a person first (Shift+A).")
             return False
         if path is None:
             path = dialogs.get_open_path(self.window, "Import motion", self._start_dir(), dialogs.MOTION_FILTER)
             if not path:
                 return False
         person = self.doc.selected_person or 0
-        if not self.doc.scene.people:
-            dialogs.show_error(self.window, "Import motion", "Add a person first (Shift+A).")
-            return False
+        if mode is None:
+            mode = dialogs.ask_motion_mode(self.window, Path(path).name, self.doc.scene.people[person].name)
+            if mode is None:
+                return False
         try:
-            imported: Scene = import_motion(self.doc.scene, path, person_index=person)
+            index, start = import_motion_into(self.doc, path, mode, person)
         except MotionError as e:
             dialogs.show_error(self.window, "Cannot import motion", str(e))
             return False
-
-        def mutate(scene: Scene):  # the whole content, as one undoable edit (edit_scene re-validates)
-            for field in Scene.model_fields:
-                setattr(scene, field, getattr(imported, field))
-        self.doc.edit_scene(mutate, f"Import motion {Path(path).name}")
-        self.doc.set_frame(self.doc.scene.timeline.start)
-        self.message.emit(f"Imported {Path(path).name} into {self.doc.scene.people[person].name}")
+        self.doc.select(index, None)
+        self.doc.set_frame(start)
+        self.message.emit(f"Imported {Path(path).name} into {self.doc.scene.people[index].name}")
         return True

@@ -27,6 +27,9 @@ from posebooth.ui.file_controller import FileController
 from posebooth.ui.generation.dock import GenerationDock
 from posebooth.ui.icons import icon
 from posebooth.ui.outliner import OutlinerPanel, joint_label
+from posebooth.ui import props_menu
+from posebooth.ui.face_panel import FacePanel
+from posebooth.ui.hand_panel import HandPanel
 from posebooth.ui.pose_panel import PosePanel
 from posebooth.ui.preferences_dialog import PreferencesDialog
 from posebooth.ui.prompt_panel import PromptPanel
@@ -65,6 +68,7 @@ class MainWindow(QMainWindow):
         self.files = FileController(self, self.doc, RecentFiles(self.settings), before_write=self.flush_edits)
         self._build_panels()
         self.action_map = actions_mod.build(self)
+        props_menu.install(self)
         self.outliner.action_map = self.action_map
         self.timeline.add_transport(self.action_map)
         self.action_map["auto_key"].setChecked(self.prefs.auto_key)
@@ -110,8 +114,13 @@ class MainWindow(QMainWindow):
         self.pose_dock = self._dock("Pose", "poseDock", self.pose_panel, R)
         self.shape_dock = self._dock("Shape", "shapeDock", self.shape_panel, R)
         self.camera_dock = self._dock("Camera", "cameraDock", self.camera_panel, R)
+        self.hand_panel, self.face_panel = HandPanel(self.doc), FacePanel(self.doc)
+        self.hand_dock = self._dock("Hands", "handDock", self.hand_panel, R)
+        self.face_dock = self._dock("Face", "faceDock", self.face_panel, R)
         self.splitDockWidget(self.outliner_dock, self.pose_dock, Qt.Orientation.Vertical)
-        self.tabifyDockWidget(self.pose_dock, self.shape_dock)
+        self.tabifyDockWidget(self.pose_dock, self.hand_dock)
+        self.tabifyDockWidget(self.hand_dock, self.face_dock)
+        self.tabifyDockWidget(self.face_dock, self.shape_dock)
         self.tabifyDockWidget(self.shape_dock, self.camera_dock)
         self.pose_dock.raise_()
 
@@ -139,8 +148,8 @@ class MainWindow(QMainWindow):
                 QTimer.singleShot(0, self._default_sizes)
 
     def _build_panels_menu(self):
-        for dock in (self.outliner_dock, self.pose_dock, self.shape_dock, self.camera_dock, self.prompt_dock,
-                     self.generation_dock, self.timeline_dock):
+        for dock in (self.outliner_dock, self.pose_dock, self.hand_dock, self.face_dock, self.shape_dock,
+                     self.camera_dock, self.prompt_dock, self.generation_dock, self.timeline_dock):
             self.panels_menu.addAction(dock.toggleViewAction())
         self.panels_menu.addAction(self.toolbar.toggleViewAction())
 
@@ -232,6 +241,11 @@ class MainWindow(QMainWindow):
         tl = d.scene.timeline
         self.frame_label.setText(f"Frame {d.frame}  ({tl.start}–{tl.end} @ {tl.fps:g} fps)")
         i, j = d.selected_person, d.selected_joint
+        q = getattr(d, "selected_prop", None)
+        if q is not None and q < len(d.scene.props):
+            self.selection_label.setText(f"Prop › {d.scene.props[q].name}")
+            self.hint_label.setText("Drag a ring to rotate · Shift+drag or G move · S scale · Delete remove")
+            return
         if i is None or i >= len(d.scene.people):
             self.selection_label.setText("Nothing selected")
             self.hint_label.setText("Shift+A adds a person · Ctrl+O opens a scene")
@@ -400,5 +414,9 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.autosaver.stop()
         self.autosaver.discard()
+        job = getattr(self, "maps_job", None)   # File → Export Maps… (ui.map_export)
+        if job is not None:
+            job.cancel()
+            job.wait(10)
         self.generation_panel.shutdown()
         event.accept()

@@ -1,4 +1,5 @@
-"""Scene outliner: people and their 24 joints in SMPL's hierarchy.
+"""Scene outliner: people and their 24 joints in SMPL's hierarchy, then the
+props (key ("prop", index)).
 
 Selection is synced both ways with the document; the context menu adds,
 duplicates, deletes and renames people (double-click renames too).
@@ -9,17 +10,11 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QColor, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QMenu, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
+from posebooth.assets.joint_labels import joint_label  # noqa: F401 - the UI's joint names, re-exported
 from posebooth.assets.smpl_skeleton import JOINT_NAMES, PARENTS
+from posebooth.edits import prop_ops
 
-ROLE = Qt.ItemDataRole.UserRole  # (person, joint | None)
-
-
-def joint_label(name: str) -> str:
-    """'left_shoulder' -> 'Shoulder.L' (Blender's bone naming, what artists read)."""
-    for side, suffix in (("left_", ".L"), ("right_", ".R")):
-        if name.startswith(side):
-            return name[len(side):].capitalize() + suffix
-    return name.capitalize()
+ROLE = Qt.ItemDataRole.UserRole  # (person, joint | None), or ("prop", index)
 
 
 def _swatch(rgb) -> QIcon:
@@ -93,6 +88,15 @@ class OutlinerPanel(QWidget):
                 item.setData(0, ROLE, (i, j))
                 item.setToolTip(0, name)
                 self._items[(i, j)] = item
+        for i, prop in enumerate(self.doc.scene.props):
+            item = QTreeWidgetItem([prop.name])
+            item.setData(0, ROLE, ("prop", i))
+            item.setIcon(0, _swatch(prop.color))
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+            depth = "in the depth control" if prop.in_depth else "left out of the depth control"
+            item.setToolTip(0, f"{prop.name} · prop: {prop.kind} · {depth}")
+            self.tree.addTopLevelItem(item)
+            self._items[("prop", i)] = item
         for key, item in self._items.items():
             default = key[1] is None or key[1] == 0
             item.setExpanded(key in self._opened or (default and key not in self._collapsed))
@@ -116,7 +120,10 @@ class OutlinerPanel(QWidget):
             self.tree.blockSignals(False)
 
     def _sync_from_doc(self):
-        item = self._items.get((self.doc.selected_person, self.doc.selected_joint))
+        if self.doc.selected_prop is not None:
+            item = self._items.get(("prop", self.doc.selected_prop))
+        else:
+            item = self._items.get((self.doc.selected_person, self.doc.selected_joint))
         self._syncing = True
         self.tree.blockSignals(True)
         self.tree.clearSelection()
@@ -134,10 +141,18 @@ class OutlinerPanel(QWidget):
         items = self.tree.selectedItems()
         if items:
             person, joint = items[0].data(0, ROLE)
-            self.doc.select(person, joint)
+            if person == "prop":
+                self.doc.select_prop(joint)
+            else:
+                self.doc.select(person, joint)
 
     def _on_item_renamed(self, item: QTreeWidgetItem, column: int):
         person, joint = item.data(0, ROLE)
+        if person == "prop":
+            name = item.text(0).strip()[:200]
+            if joint < len(self.doc.scene.props) and name and name != self.doc.scene.props[joint].name:
+                prop_ops.edit_prop(self.doc, joint, f"Rename to {name}", name=name)
+            return
         if joint is not None or person >= len(self.doc.scene.people):
             return
         name = item.text(0).strip()[:200]
@@ -147,12 +162,16 @@ class OutlinerPanel(QWidget):
             self._refresh_person(person)
 
     def rename_selected(self):
-        item = self._items.get((self.doc.selected_person, None))
+        key = ("prop", self.doc.selected_prop) if self.doc.selected_prop is not None else (self.doc.selected_person,
+                                                                                             None)
+        item = self._items.get(key)
         if item is not None:
             self.tree.editItem(item, 0)
 
     def _context_menu(self, pos):
         item = self.tree.itemAt(pos)
+        if item is not None and item.data(0, ROLE)[0] == "prop":
+            return self._prop_menu(item.data(0, ROLE)[1], pos)
         if item is not None:
             self.doc.select(*item.data(0, ROLE))
         menu = QMenu(self)
@@ -161,4 +180,17 @@ class OutlinerPanel(QWidget):
                 menu.addAction(self.action_map[name])
         rename = menu.addAction("Rename…", self.rename_selected)
         rename.setEnabled(self.doc.selected_person is not None)
+        menu.exec(self.tree.viewport().mapToGlobal(pos))
+
+    def _prop_menu(self, index: int, pos):
+        self.doc.select_prop(index)
+        prop = self.doc.scene.props[index]
+        menu = QMenu(self)
+        depth = menu.addAction("In the Depth Control")
+        depth.setCheckable(True)
+        depth.setChecked(prop.in_depth)
+        depth.setToolTip("Shown in the depth control image; it hides people in the passes either way")
+        depth.toggled.connect(lambda on: prop_ops.set_in_depth(self.doc, index, on))
+        menu.addAction("Rename…", self.rename_selected)
+        menu.addAction("Delete Prop", lambda: prop_ops.delete_prop(self.doc, index))
         menu.exec(self.tree.viewport().mapToGlobal(pos))

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
-                               QRadioButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout,
+                               QInputDialog, QLabel, QRadioButton, QVBoxLayout, QWidget)
 
 from posebooth.assets.smpl_skeleton import JOINT_NAMES
-from posebooth.scene.tracks import PoseState
 from posebooth.edits import pose_ops
 from posebooth.edits.joint_rotation import joint_euler_deg, with_joint_euler
 from posebooth.ui.outliner import joint_label
@@ -100,14 +99,22 @@ class PosePanel(QWidget):
         form.addRow("Symmetry", sym)
         self.preset_combo = compact_combo(QComboBox(), 10)
         self.preset_combo.setObjectName("presetCombo")
-        for name, label in pose_ops.preset_names():
-            self.preset_combo.addItem(label, name)
         self.apply_btn = button("Apply")
         self.apply_btn.clicked.connect(self.apply_preset)
+        self.save_preset_btn = button("Save…")
+        self.save_preset_btn.setObjectName("savePreset")
+        self.save_preset_btn.setToolTip("Save this pose as your own preset (in your user folder)")
+        self.save_preset_btn.clicked.connect(lambda: self.save_preset())
         presets = QHBoxLayout()
         presets.addWidget(self.preset_combo, 1)
         presets.addWidget(self.apply_btn)
+        presets.addWidget(self.save_preset_btn)
         form.addRow("Preset", presets)
+        self.preset_problem = QLabel()   # one line naming a broken user preset file
+        self.preset_problem.setObjectName("presetProblem")
+        self.preset_problem.setWordWrap(True)
+        form.addRow(self.preset_problem)
+        self.fill_presets()
         self.position = Vec3Edit(-100, 100, 3, 0.05, "")
         self.position.setToolTip("Pelvis position in the world (x, y, z in metres, Y up)")
         self.position.edited.connect(self._on_position_edited)
@@ -148,7 +155,7 @@ class PosePanel(QWidget):
         i, j = self._person(), self.doc.selected_joint
         has_person, has_joint = i is not None, i is not None and j is not None
         for w in (self.mirror_btn, self.copy_lr_btn, self.copy_rl_btn, self.reset_pose_btn, self.position,
-                  self.apply_btn, self.preset_combo):
+                  self.apply_btn, self.preset_combo, self.save_preset_btn):
             w.setEnabled(has_person)
         self.apply_btn.setEnabled(has_person and self.preset_combo.count() > 0)
         self.rotation_box.setEnabled(has_joint)
@@ -183,7 +190,7 @@ class PosePanel(QWidget):
         if self._updating or i is None or j is None:
             return
         euler = [s.value() for s in self.sliders]
-        pose = with_joint_euler(self.doc.pose_of(i), j, euler, self.space)
+        pose = with_joint_euler(self.doc.pose_of(i), j, euler, self.space, self.doc.joint_limits)
         self.doc.set_pose(i, pose, f"Rotate {joint_label(JOINT_NAMES[j])}", drag=self._burst.token())
 
     def _on_position_edited(self, xyz):
@@ -193,6 +200,38 @@ class PosePanel(QWidget):
         pose = self.doc.pose_of(i)
         moved = pose.with_body(transl=xyz)
         self.doc.set_pose(i, moved, "Move person", drag=self._move_burst.token())
+
+    def fill_presets(self, select: str | None = None):
+        """The shipped presets, then the user's; a broken user file is named below."""
+        from posebooth.assets.user_presets import user_presets_problem
+        self.preset_combo.clear()
+        for name, label in pose_ops.preset_names():
+            self.preset_combo.addItem(label, name)
+        if select is not None:
+            self.preset_combo.setCurrentIndex(max(0, self.preset_combo.findData(select)))
+        problem = user_presets_problem()
+        self.preset_problem.setText(problem or "")
+        self.preset_problem.setVisible(bool(problem))
+
+    def save_preset(self, label: str | None = None) -> str | None:
+        """Save the selected person's pose as a user preset; returns its name."""
+        from posebooth.assets.presets import PresetFileError
+        from posebooth.assets.user_presets import save_user_preset
+        from posebooth.ui import dialogs
+        i = self._person()
+        if i is None:
+            return None
+        if label is None:
+            label, ok = QInputDialog.getText(self, "Save pose preset", "Name of the preset:")
+            if not ok or not label.strip():
+                return None
+        try:
+            name = save_user_preset(label, self.doc.pose_of(i))
+        except PresetFileError as e:
+            dialogs.show_error(self, "Cannot save the preset", str(e))
+            return None
+        self.fill_presets(select=name)
+        return name
 
     def apply_preset(self):
         name = self.preset_combo.currentData()

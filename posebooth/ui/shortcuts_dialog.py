@@ -1,5 +1,7 @@
 """Help → Keyboard Shortcuts, generated from the window's menus and their
-QActions at the moment it opens, so the list cannot drift from the keys."""
+QActions at the moment it opens, so the list cannot drift from the keys;
+then the keys and mouse gestures of the viewport and the timeline strip
+(ui/gestures.py), which are not menu actions."""
 from __future__ import annotations
 
 from PySide6.QtGui import QKeySequence
@@ -26,16 +28,22 @@ def shortcut_rows(menu_bar) -> list[tuple[str, str, str]]:
     return rows
 
 
+def all_rows(menu_bar) -> list[tuple[str, str, str]]:
+    """The menus' shortcuts, then the viewport's and the timeline's own keys and mouse gestures."""
+    from posebooth.ui.gestures import GESTURES
+    return [*shortcut_rows(menu_bar), *GESTURES]
+
+
 class ShortcutsDialog(QDialog):
     def __init__(self, menu_bar, parent=None):
         super().__init__(parent)
-        self.setWindowTitle("Keyboard Shortcuts")
-        self.resize(520, 620)
+        self.setWindowTitle("Keyboard Shortcuts and Mouse")
+        self.resize(620, 680)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Action", "Shortcut"])
         self.tree.setRootIsDecorated(False)
         groups: dict[str, QTreeWidgetItem] = {}
-        for menu, text, keys in shortcut_rows(menu_bar):
+        for menu, text, keys in all_rows(menu_bar):
             if menu not in groups:
                 groups[menu] = QTreeWidgetItem(self.tree, [menu, ""])
                 font = groups[menu].font(0)

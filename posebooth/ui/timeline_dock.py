@@ -6,8 +6,8 @@ the menus, the shortcuts and these buttons always agree.
 from __future__ import annotations
 
 from PySide6.QtGui import QActionGroup
-from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QMenu, QSizePolicy, QSpinBox, QToolButton,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QMenu, QSizePolicy, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
 
 from posebooth.edits import key_ops
 from posebooth.ui.playback import Playback
@@ -49,6 +49,11 @@ class TimelinePanel(QWidget):
         self.loop_box = QCheckBox("Loop")
         self.loop_box.setChecked(True)
         self.loop_box.toggled.connect(lambda on: setattr(self.playback, "loop", on))
+        # The rate really drawn while playing (frames are dropped to keep the scene's time).
+        self.rate_label = QLabel("")
+        self.rate_label.setObjectName("playbackRate")
+        self.rate_label.setToolTip("Frames drawn per second while playing; frames are skipped to keep time")
+        self.playback.rateChanged.connect(self._show_rate)
 
         # The transport row may be clipped rather than force a wide window.
         bar = QWidget()
@@ -81,7 +86,7 @@ class TimelinePanel(QWidget):
         for name in ("insert_key", "delete_key", "auto_key"):
             self.transport.addWidget(button(name))
         self.transport.addStretch(1)
-        for w in (self.loop_box, self.fps_box, self.start_box, self.end_box):
+        for w in (self.rate_label, self.loop_box, self.fps_box, self.start_box, self.end_box):
             self.transport.addWidget(w)
 
     def refresh(self, *args):
@@ -105,6 +110,9 @@ class TimelinePanel(QWidget):
             scene.timeline = scene.timeline.model_copy(update={"start": start, "end": end})
         self.doc.edit_scene(mutate, "Frame range")
 
+    def _show_rate(self, rate: float):
+        self.rate_label.setText(f"{rate:.1f} fps shown" if rate > 0 else "")
+
     def _on_fps(self, fps: float):
         if abs(fps - self.doc.scene.timeline.fps) > 1e-9:
             self.doc.edit_scene(lambda s: setattr(s.timeline, "fps", float(fps)), "Frame rate")
@@ -122,6 +130,25 @@ class TimelinePanel(QWidget):
         if i is not None and key_ops.delete_pose_key(self.doc, i, self.doc.frame):
             return True
         return key_ops.delete_camera_key(self.doc, self.doc.frame) if i is None else False
+
+    # ---- copy, paste and delete (Ctrl+C / Ctrl+V; Delete on the strip) ----------
+    def copy(self) -> bool:
+        """The selected keys, or else the selected person's pose at this frame."""
+        view, doc = self.view, self.doc
+        clip = key_ops.copy_keys(doc, view.selected) if view.selected else None
+        if clip is None and doc.selected_person is not None:
+            clip = key_ops.copy_pose(doc, doc.selected_person)
+        if clip is not None:
+            self.clip = clip
+        return clip is not None
+
+    def paste(self) -> bool:
+        """At the playhead, onto the selected person (camera keys onto the camera)."""
+        clip = getattr(self, "clip", None)
+        return key_ops.paste(self.doc, clip, self.doc.selected_person, self.doc.frame) if clip else False
+
+    def delete_selected_keys(self) -> int:
+        return self.view.delete_selected()
 
     def jump_key(self, direction: int):
         frame = key_ops.neighbour_key(self.doc, direction)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from posebooth.assets.ik import solve_ik_on_body
+from posebooth.assets.joint_labels import joint_label
 from posebooth.assets.joint_limits import clamp_rotvec
 from posebooth.assets.smpl_skeleton import JOINT_NAMES, PARENTS, rotation_matrices
 from posebooth.assets.smpl_skeleton import world_rotations as _world_rotations
@@ -53,7 +54,7 @@ class GizmoDrag:
                  x: float, y: float, limits: bool = True):
         self.pose0, self.joint, self.limits = pose, joint, limits
         self.rot = RotationDrag(handle, gizmo, camera, x, y)
-        self.text = "Turn body" if joint == 0 else f"Rotate {JOINT_NAMES[joint]}"
+        self.text = "Turn body" if joint == 0 else f"Rotate {joint_label(JOINT_NAMES[joint])}"
 
     def pose_at(self, x: float, y: float) -> PoseState:
         return rotate_joint(self.pose0, self.joint, self.rot.rotation(x, y), self.limits)
@@ -93,7 +94,7 @@ class IKDrag:
     def __init__(self, pose: PoseState, joint: int, camera: Camera, x: float, y: float,
                  rest_joints: np.ndarray, effector_world: np.ndarray, joints_of=None, limits: bool = True):
         self.pose0, self.joint, self.camera = pose, joint, camera
-        self.text = f"IK {JOINT_NAMES[joint]}"
+        self.text = f"IK {joint_label(JOINT_NAMES[joint])}"
         self.rest, self.joints_of, self.limits = rest_joints, joints_of, limits
         self.anchor = np.asarray(effector_world, float)
         self.offset = self.anchor - view_plane_point(camera, x, y, self.anchor)

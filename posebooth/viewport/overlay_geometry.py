@@ -130,3 +130,12 @@ def draw_frame(ov: Overlays, rect, size, scale: float = 1.0) -> None:
     ov.screen_triangles(vertices(np.array(tris, float), shade))
     box = np.array([[x0, y0, 0], [x1, y0, 0], [x1, y1, 0], [x0, y1, 0], [x0, y0, 0]], float)
     ov.lines(polyline(box, (0.95, 0.95, 0.95, 0.9)), width=1.5 * scale, screen=True)
+
+
+def draw_box(ov: Overlays, lo, hi, width: float = 1.5) -> None:
+    """The 12 edges of an axis-aligned box (a selected prop's bounds)."""
+    lo, hi = np.asarray(lo, float), np.asarray(hi, float)
+    c = np.array([[hi[0] if i & 1 else lo[0], hi[1] if i & 2 else lo[1], hi[2] if i & 4 else lo[2]]
+                  for i in range(8)])
+    edges = [(i, i | b) for i in range(8) for b in (1, 2, 4) if not i & b]
+    ov.lines(_segments(c[[a for a, _ in edges]], c[[b for _, b in edges]], SELECTED_COLOR), width=width)

@@ -61,8 +61,12 @@ def export(source, out):
         keep = np.flatnonzero(rows["mask_area"] > 0)
         phen = rows["body_shape"][keep, :len(phen_labels)].astype(np.float32)
         go, bp, pelvis = camera_frame_poses(rows, keep)
+        hands = [rows[k][keep].reshape(-1, 15, 3) if k in rows else None   # the fingers, when exported
+                 for k in ("left_hand_pose", "right_hand_pose")]
+        cut = lambda a, i: None if a is None else a[i:i + BATCH]   # noqa: E731
         params = np.concatenate([body.pose_parameters(go[i:i + BATCH], bp[i:i + BATCH], pelvis[i:i + BATCH],
-                                                      phen[i:i + BATCH]) for i in range(0, len(keep), BATCH)]
+                                                      phen[i:i + BATCH], cut(hands[0], i), cut(hands[1], i))
+                                 for i in range(0, len(keep), BATCH)]
                                 ) if len(keep) else np.zeros((0, len(labels), 4, 4), np.float32)
         arrays = {
             "imgname": np.asarray(shard.images)[keep].astype(str), "bbox": rows["bbox"][keep],

@@ -88,8 +88,8 @@ class GenerationBridge(QObject):
         self.load_id = self.worker.load(source, options)
         return self.load_id
 
-    def submit(self, request) -> str:
-        return self.worker.submit(request)
+    def submit(self, request, live: bool = False) -> str:
+        return self.worker.submit(request, live=live)
 
     def cancel(self, request_id: str | None = None) -> None:
         if self._worker is not None:

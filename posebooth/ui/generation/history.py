@@ -7,11 +7,12 @@ At most MAX_ENTRIES results are kept (each holds its full-size image).
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem
 
 MAX_ENTRIES = 60
+SCORE_ROLE = Qt.ItemDataRole.UserRole + 1   # the entry's ui.generation.scoring.ScoredResult
 THUMB = 60
 
 
@@ -43,6 +44,22 @@ def describe(result) -> str:
     if "total" in result.timings:
         lines.append(f"{result.timings['total']:.1f} s on {s.get('device', '?')}")
     return "\n".join(lines)
+
+
+def _labelled(pix: QPixmap, fidelity: float) -> QPixmap:
+    """The thumbnail with its fidelity in a corner ("–": nobody could be scored)."""
+    out = QPixmap(pix)
+    p = QPainter(out)
+    text = f"{fidelity:.2f}" if fidelity >= 0 else "–"
+    box = QRect(0, out.height() - 14, 30, 14)
+    p.fillRect(box, QColor(0, 0, 0, 170))
+    p.setPen(QColor(255, 255, 255))
+    f = QFont(p.font())
+    f.setPixelSize(10)
+    p.setFont(f)
+    p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+    p.end()
+    return out
 
 
 class HistoryStrip(QListWidget):
@@ -78,6 +95,24 @@ class HistoryStrip(QListWidget):
             self.takeItem(self.count() - 1)
         self.setCurrentItem(item)
         return item
+
+    def set_score(self, request_id: str, scored) -> bool:
+        """Keep a result's fidelity score with its entry (tooltip and label); False if not listed."""
+        for i in range(self.count()):
+            item = self.item(i)
+            if item.data(Qt.ItemDataRole.UserRole).request_id == request_id:
+                item.setData(SCORE_ROLE, scored)
+                item.setIcon(QIcon(_labelled(item.icon().pixmap(THUMB, THUMB), scored.scores.frame_fidelity())))
+                item.setToolTip(describe(item.data(Qt.ItemDataRole.UserRole)) + "\n" + scored.text())
+                return True
+        return False
+
+    def score_of(self, request_id: str):
+        for i in range(self.count()):
+            item = self.item(i)
+            if item.data(Qt.ItemDataRole.UserRole).request_id == request_id:
+                return item.data(SCORE_ROLE)
+        return None
 
     def results(self) -> list:
         return [self.item(i).data(Qt.ItemDataRole.UserRole) for i in range(self.count())]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QCoreApplication, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFileDialog, QGroupBox, QHBoxLayout, QLabel, QMenu,
@@ -30,6 +31,7 @@ from superqt.utils import QSignalDebouncer
 from posebooth.frame.controls import usable_kinds
 from posebooth.frame.sizes import camera_at_size, generation_size
 from posebooth.frame.request import new_request_id
+from posebooth.pipeline.live import LIVE_MAX_STEPS, LivePacer
 from posebooth.scene.tracks import camera_at
 from posebooth.ui.generation import export as generation_export
 from posebooth.ui.generation.bridge import GenerationBridge
@@ -37,7 +39,9 @@ from posebooth.ui.generation.requests import RequestBuilder, Snapshot
 from posebooth.ui.generation.export import ExportJob, ExportProgress
 from posebooth.ui.generation.preview import PreviewPane
 from posebooth.ui.generation.settings import GenerationSettings, random_seed
+from posebooth.ui.generation.fidelity_controls import FidelityControls
 from posebooth.ui.generation.history import HistoryStrip, describe, summary
+from posebooth.ui.generation.scoring import ResultScorer
 from posebooth.ui.widgets import button, compact_combo, hint_label
 
 DEBOUNCE_MS = 150
@@ -75,9 +79,14 @@ class GenerationPanel(QWidget):
         self._own_renderer = None
         self._renderer_lock = threading.Lock()
         self.builder = RequestBuilder(self.renderer, self.bridge.submit, self)
+        self.scorer = ResultScorer(self.bridge, self)    # fidelity scores, on the worker (ui.generation.scoring)
+        self.builder.on_truth = self.scorer.remember
+        self._shown = None                    # the result on show (newest, or a history entry)
         self._current: str | None = None     # the request whose steps / image are shown
         self._pending: set[str] = set()       # requests made here and not finished
         self._finals: set[str] = set()        # Generate (not preview) requests: they go to the history
+        self.pacer = LivePacer()              # live previews of fast models follow the drag (pipeline.live)
+        self._live_image = None               # the last live preview shown (img2img start of the next)
         self._explicit_load = False
         self._loading_source: str | None = None
         self.export_job: ExportJob | None = None
@@ -131,6 +140,10 @@ class GenerationPanel(QWidget):
         self.auto_preview.setObjectName("autoPreview")
         self.auto_preview.setToolTip("After each pose, camera or frame change, generate a quick preview "
                                      "(the newest one replaces any still running)")
+        self.from_previous = QCheckBox("Start from the previous preview")
+        self.from_previous.setObjectName("previewFromPrevious")
+        self.from_previous.setToolTip("Live previews (models of at most %d steps) start from the last one "
+                                      "(img2img, strength 0.5): steadier images while dragging" % LIVE_MAX_STEPS)
         size_row = QHBoxLayout()
         size_row.addWidget(self.size_label, 1)
         size_row.addWidget(self.preview_scale)
@@ -178,6 +191,9 @@ class GenerationPanel(QWidget):
         slay.addWidget(self.settings)
         slay.addLayout(size_row)
         slay.addWidget(self.auto_preview)
+        slay.addWidget(self.from_previous)
+        self.fidelity = FidelityControls()
+        slay.addWidget(self.fidelity)
         # Settings above, the image below, a splitter between: the image gets the room
         # the user gives it, the settings scroll when squeezed.
         top = QWidget()
@@ -228,6 +244,11 @@ class GenerationPanel(QWidget):
         b.error.connect(self._on_error)
         b.cancelled.connect(self._on_cancelled)
         self.builder.failed.connect(self._on_error)
+        self.fidelity.changed.connect(self._fidelity_changed)
+        self._fidelity_changed()
+        self.scorer.scored.connect(self._on_scored)
+        self.scorer.failed.connect(self._on_score_failed)
+        self.preview.overlay.toggled.connect(self._redisplay)
         self.builder.dropped.connect(self._on_cancelled)
         self.model_combo.activated.connect(self._on_model_chosen)
         self.load_btn.clicked.connect(lambda: self.load_model(explicit=True))
@@ -360,14 +381,29 @@ class GenerationPanel(QWidget):
         self._request(preview=False, seed=seed)
 
     def _scene_edited(self, *args) -> None:
-        if self.auto_preview.isChecked() and self._model_ready():
+        if not (self.auto_preview.isChecked() and self._model_ready()):
+            return
+        if self.doc.scene.generation.steps <= LIVE_MAX_STEPS:   # a fast model: follow the drag
+            if self.pacer.edit():
+                self._live_preview_now()
+        else:   # a slow one: wait until the edits pause, then interrupt any running preview
             self._debounce.throttle()
+
+    def _live_preview_now(self) -> None:
+        rid = self._request(preview=True, seed=self.doc.scene.generation.seed, live=True)
+        if rid is not None:
+            self.pacer.started(rid)
+
+    def _live_done(self, rid: str) -> None:
+        """A live preview ended: request the newest state if edits came in meanwhile."""
+        if self.pacer.finished(rid) and self.auto_preview.isChecked() and self._model_ready():
+            self._live_preview_now()
 
     def _auto_preview_now(self) -> None:
         if self.auto_preview.isChecked() and self._model_ready():
             self._request(preview=True, seed=self.doc.scene.generation.seed)
 
-    def _request(self, preview: bool, seed: int) -> str | None:
+    def _request(self, preview: bool, seed: int, live: bool = False) -> str | None:
         gen = self.doc.scene.generation.model_copy(deep=True)
         model = self.bridge.model if self._model_ready() else None
         kinds = usable_kinds(gen, model["control_kinds"] if model else None)
@@ -377,9 +413,18 @@ class GenerationPanel(QWidget):
         try:
             camera = camera_at_size(camera_at(spec, self.doc.frame), w, h)
             people = tuple(self.doc.posed())
+            props = tuple(self.doc.placed_props())   # a bad mesh file is said here, like a bad body
         except Exception as exc:  # a body model that cannot be built, a degenerate camera
             self._show_error(None, f"Cannot pose the scene: {exc}", explicit=not preview)
             return None
+        ref, ref_init = spec.reference, None
+        if not live and ref is not None and ref.init_image:
+            from posebooth.assets.reference_image import ReferenceImageError, reference_init_image
+            try:
+                ref_init = reference_init_image(ref, w, h)
+            except ReferenceImageError as exc:
+                self._show_error(None, str(exc), explicit=not preview)
+                return None
         rid = new_request_id()
         self._current = rid
         self._pending.add(rid)
@@ -387,12 +432,22 @@ class GenerationPanel(QWidget):
             self._finals.add(rid)
         self.cancel_btn.setEnabled(True)
         self.message.hide()
-        self.preview.busy("preview…" if preview else "rendering the conditioning…")
-        self.builder.request(Snapshot(rid, people, camera, gen, kinds, int(seed), self.doc.frame, preview))
+        init = self._live_image if live and self.from_previous.isChecked() else None
+        if init is not None and init.shape[:2] != (h, w):
+            init = None
+        strength = 0.5
+        if init is None and ref_init is not None:   # img2img from the camera's reference image
+            init, strength = ref_init, gen.img2img_strength
+        if not live:
+            self.preview.busy("preview…" if preview else "rendering the conditioning…")
+        self.builder.request(Snapshot(rid, people, camera, gen, kinds, int(seed), self.doc.frame, preview,
+                                      live=live, init_image=init, props=props, strength=strength,
+                                      score=self.scorer.enabled and not live))
         return rid
 
     def cancel(self) -> None:
         """Cancel this panel's requests (not an export: its dialog has its own Cancel)."""
+        self.pacer.reset()   # a drag in progress does not restart them
         for rid in list(self._pending):
             self.builder.cancel(rid)
             self.bridge.cancel(rid)
@@ -403,27 +458,80 @@ class GenerationPanel(QWidget):
             self.preview.set_step(step, total)
 
     def _on_preview(self, rid: str, step: int, image) -> None:
-        if rid == self._current:
+        if rid == self._current and not self.pacer.owns(rid):   # live: only final images
             self.preview.view.set_image(image, aspect=self._aspect())
 
     def _on_result(self, result) -> None:
         rid = result.request_id
+        if self.pacer.owns(rid):
+            self._on_live_result(result)
+            return
         self._finish(rid)
         if rid in self._finals:
             self._finals.discard(rid)
             self.history.add_result(result)
+        self.scorer.device = self.device   # the estimators go where the diffusion model went
+        scoring = self.scorer.score(result)
         if rid == self._current:
             self.show_result(result)
             secs = result.timings.get("total", 0.0)
-            self.preview.done(f"done in {secs:.1f} s (seed {result.seed})")
+            self.preview.done(f"done in {secs:.1f} s (seed {result.seed})" + (" · scoring…" if scoring else ""))
             if not result.settings.get("preview"):
                 self.statusMessage.emit(f"Generated in {secs:.1f} s, seed {result.seed}")
 
+    def _on_live_result(self, result) -> None:
+        rid = result.request_id
+        self._finish(rid)
+        # Shown only if no newer one is (stale poses never replace newer images) and no
+        # Generate was asked for since.
+        if self.pacer.accept(rid) and (self._current is None or self.pacer.owns(self._current)):
+            self.show_result(result)
+            self._live_image = result.image
+            self.preview.done(f"live preview in {result.timings.get('total', 0.0) * 1000:.0f} ms")
+        self._live_done(rid)
+
     def show_result(self, result) -> None:
-        """Show a result (the newest, or one clicked in the history) with its settings."""
-        self.preview.view.set_image(result.image)
-        self.info.setText(summary(result))
-        self.info.setToolTip(describe(result))
+        """Show a result (the newest, or one clicked in the history) with its settings and score."""
+        self._shown = result
+        self._redisplay()
+
+    def _redisplay(self, *args) -> None:
+        """The shown result's image (with the fidelity overlay when asked) and its summary line."""
+        result = self._shown
+        if result is None:
+            return
+        scored = self.scorer.results.get(result.request_id)
+        self.preview.overlay.setEnabled(scored is not None)
+        image = result.image
+        if scored is not None and self.preview.overlay.isChecked():
+            from posebooth.export.fidelity_overlay import draw_fidelity_overlay
+
+            s = scored.scores
+            image = draw_fidelity_overlay(np.asarray(result.image), scored.coco17, scored.bbox, s.keypoints,
+                                          s.estimated, scored.colors or ((1.0, 0.8, 0.2),))
+        self.preview.view.set_image(image)
+        self.info.setText(summary(result) + (f" · {scored.text()}" if scored is not None else ""))
+        self.info.setToolTip(describe(result) + (f"\n{scored.text()}" if scored is not None else ""))
+
+    # ---- fidelity scores (ui.generation.scoring) ------------------------------------------------
+    def _fidelity_changed(self) -> None:
+        self.scorer.configure(*self.fidelity.values())
+        self.scorer.device = self.device
+
+    def _on_scored(self, rid: str, scored) -> None:
+        self.scorer.results[rid] = scored
+        self.history.set_score(rid, scored)
+        if self._shown is not None and self._shown.request_id == rid:
+            self._redisplay()
+            if rid == self._current:
+                self.preview.done(scored.text())
+
+    def _on_score_failed(self, rid: str, message: str) -> None:
+        self.message.setText(f"⚠ {message}")
+        self.message.show()
+        self.statusMessage.emit(message)
+        if rid == self._current:
+            self.preview.done("not scored")
 
     def _on_error(self, rid, message: str) -> None:
         if rid is not None and rid == self.bridge.load_id:
@@ -431,14 +539,21 @@ class GenerationPanel(QWidget):
             self._loading_source = None
             self.model_label.setText("Model not loaded")
             self._show_error("Model not loaded", message, explicit=self._explicit_load)
+            # The requests that waited on this load failed with it: they read "failed", and
+            # their own "no model" errors must not hide the load's message.
+            self._failed_with_load = set(self._pending)
             self.cancel()   # requests queued behind the load would run on no (or the old) model
             return
         if rid is not None and rid not in self._pending:
             return  # a stale request's failure
+        if rid in getattr(self, "_failed_with_load", ()):
+            self._on_cancelled(rid)
+            return
         explicit = rid in self._finals
         self._finish(rid)
         self._finals.discard(rid)
         self._show_error("Generation failed", message, explicit=explicit)
+        self._live_done(rid)
 
     def _on_cancelled(self, rid: str) -> None:
         if rid not in self._pending:
@@ -446,7 +561,10 @@ class GenerationPanel(QWidget):
         self._finish(rid)
         self._finals.discard(rid)
         if rid == self._current:
-            self.preview.reset_steps("cancelled")
+            failed = rid in getattr(self, "_failed_with_load", ())
+            self.preview.reset_steps("failed" if failed else "cancelled")
+        getattr(self, "_failed_with_load", set()).discard(rid)
+        self._live_done(rid)
 
     def _finish(self, rid) -> None:
         self._pending.discard(rid)
@@ -491,7 +609,8 @@ class GenerationPanel(QWidget):
             return None
         if self.bridge.model is None or self._loading_source is not None:
             notify_error(self, title, "Load a model first (and let it finish loading): the export "
-                                      "generates every frame with it.")
+                                      "generates every frame with it. File → Export Maps… (Ctrl+Shift+E) "
+                                      "writes the depth, OpenPose and other maps without a model.")
             return None
         folder = generation_export.ask_export_folder(self, title)
         if not folder:
@@ -531,6 +650,7 @@ class GenerationPanel(QWidget):
             self.export_job.wait(10)
         self._debounce.cancel()
         self.builder.shutdown()
+        self.scorer.shutdown()
         self.bridge.shutdown()
         with self._renderer_lock:
             renderer, self._own_renderer = self._own_renderer, None

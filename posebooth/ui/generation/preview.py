@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QImage, QPainter, QPalette
-from PySide6.QtWidgets import QProgressBar, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QProgressBar, QSizePolicy, QVBoxLayout, QWidget
 
 from posebooth.ui.generation.history import to_qimage
 
@@ -64,7 +64,7 @@ class ImageView(QWidget):
 
 
 class PreviewPane(QWidget):
-    """ImageView + a step progress bar."""
+    """ImageView + a step progress bar and the fidelity overlay toggle."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -74,11 +74,20 @@ class PreviewPane(QWidget):
         self.steps.setTextVisible(True)
         self.steps.setFormat("")
         self.steps.setMaximumHeight(14)
+        self.overlay = QCheckBox("Keypoints")
+        self.overlay.setObjectName("fidelityOverlay")
+        self.overlay.setToolTip("Draw the pose model's keypoints (white crosses) next to the true ones (dots), "
+                                "joined green within the PCK limit, red beyond (a scored result)")
+        self.overlay.setEnabled(False)
+        row = QHBoxLayout()
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.steps, 1)
+        row.addWidget(self.overlay)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.setSpacing(2)
         lay.addWidget(self.view, 1)
-        lay.addWidget(self.steps)
+        lay.addLayout(row)
         self.reset_steps()
 
     def reset_steps(self, text: str = "") -> None:

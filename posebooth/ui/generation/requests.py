@@ -15,6 +15,7 @@ a preview that a newer one superseded before it was rendered is dropped
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from posebooth.frame.controls import openpose_parts
 from posebooth.frame.render import render_frame
 from posebooth.frame.request import build_request
+from posebooth.pipeline.live import img2img_steps
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,11 @@ class Snapshot:
     seed: int
     frame: int
     preview: bool
+    live: bool = False       # a live preview (pipeline.live): the running one is not interrupted
+    init_image: Any = None   # img2img start (live: the previous preview), HxWx3 uint8 at the request size
+    strength: float = 0.5
+    props: tuple = ()        # assets.props.PropMesh, placed (arrays not modified)
+    score: bool = False      # keep the frame's ground truth for the fidelity score (on_truth)
 
 
 class RequestBuilder(QObject):
@@ -49,6 +57,7 @@ class RequestBuilder(QObject):
         super().__init__(parent)
         self._renderer_provider = renderer_provider
         self._submit = submit
+        self.on_truth: Callable[[str, Any], None] | None = None   # (request id, RenderedFrame) of scored ones
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="posebooth-conditioning")
         self._latest_preview: str | None = None
         self._cancelled: set[str] = set()
@@ -84,15 +93,23 @@ class RequestBuilder(QObject):
             if not wanted:   # superseded or cancelled before it was rendered
                 self.dropped.emit(snap.request_id)
                 return
+            keep = self.on_truth if snap.score else None
             rendered = render_frame(self._renderer_provider(), snap.people, snap.camera, snap.frame,
-                                    controls=snap.kinds, annotate=False)
+                                    controls=snap.kinds, annotate=keep is not None,
+                                    openpose=openpose_parts(snap.generation), props=snap.props)
+            if keep is not None:   # before the worker can have the result
+                keep(snap.request_id, rendered)
             controls = rendered.controls(snap.kinds)
             request = build_request(snap.generation, controls, seed=snap.seed, width=snap.camera.width,
                                     height=snap.camera.height, preview=snap.preview, request_id=snap.request_id)
+            if snap.init_image is not None:   # live: as many denoising steps as without it
+                steps = img2img_steps(request.steps, snap.strength) if snap.live else request.steps
+                request = dataclasses.replace(request, init_image=snap.init_image, strength=snap.strength,
+                                              steps=steps)
             with self._lock:
                 wanted = self._wanted(snap)   # ... or while it was rendered
                 if wanted:
-                    self._submit(request)
+                    self._submit(request, live=True) if snap.live else self._submit(request)
             (self.submitted if wanted else self.dropped).emit(snap.request_id)
         except Exception as exc:  # reported in the panel, never fatal
             self.failed.emit(snap.request_id, str(exc) or type(exc).__name__)

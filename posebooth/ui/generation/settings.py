@@ -13,8 +13,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGridLayout, QHBoxLayout, QLabel,
                                QSpinBox, QToolButton, QWidget)
 
-from posebooth.frame.controls import CONTROL_KINDS
+from posebooth.frame.controls import CONTROL_KINDS, OPENPOSE_PARTS
 from posebooth.scene.model import ControlSetting
+from posebooth.ui.generation.identity import IdentityRow
 from posebooth.ui.widgets import EditBurst, bind_drag, compact_combo, set_quietly, slider, spin
 
 SEED_MAX = 2 ** 31 - 1   # QSpinBox is 32-bit; the scene allows larger seeds (shown clamped)
@@ -102,6 +103,14 @@ class GenerationSettings(QWidget):
             grid.addWidget(row.start, r, 2)
             grid.addWidget(row.end, r, 3)
         grid.setColumnStretch(1, 1)
+        # What the OpenPose image shows: body, body and hands, or full (hands and face).
+        self.openpose_parts = compact_combo(QComboBox(), 8)
+        self.openpose_parts.setObjectName("control_openpose_parts")
+        self.openpose_parts.setToolTip("OpenPose image: the body, the body and hands, or full "
+                                       "(body, hands and face, as controlnet_aux's openpose_full)")
+        for name in OPENPOSE_PARTS:
+            self.openpose_parts.addItem(name, name)
+        grid.addWidget(self.openpose_parts, 1 + list(self.rows).index("openpose"), 4)
 
         self.strategy = compact_combo(QComboBox(), 10)
         self.strategy.setObjectName("clipStrategy")
@@ -121,6 +130,8 @@ class GenerationSettings(QWidget):
         form.addRow("Steps", sg)
         form.addRow(grid)
         form.addRow("Clips", clip_row)
+        self.identity = IdentityRow(doc)   # the character's reference image (IP-Adapter)
+        form.addRow("Identity", self.identity)
 
         self.seed.valueChanged.connect(lambda v: self._set("Seed", seed=int(v)))
         self.seed_lock.toggled.connect(lambda on: self._set("Lock seed" if on else "Unlock seed", drag=False,
@@ -131,6 +142,8 @@ class GenerationSettings(QWidget):
         self.strategy.activated.connect(
             lambda i: self._set("Clip strategy", drag=False, clip_strategy=self.strategy.itemData(i)))
         self.strength.valueChanged.connect(lambda v: self._set("Clip strength", img2img_strength=float(v)))
+        self.openpose_parts.activated.connect(
+            lambda i: self._set_control(self.rows["openpose"], "openpose", self.openpose_parts.itemData(i)))
         for row in self.rows.values():
             row.enabled.toggled.connect(lambda on, r=row: self._toggle_control(r, on))
             row.scale.valueChanged.connect(lambda v, r=row: self._set_control(r, "scale", v))
@@ -168,6 +181,9 @@ class GenerationSettings(QWidget):
                     set_quietly(row.end, c.end)
                 for w in (row.scale, row.start, row.end):
                     w.setEnabled(c is not None)
+            pose = by_kind.get("openpose")
+            self.openpose_parts.setCurrentIndex(self.openpose_parts.findData(pose.openpose if pose else "body"))
+            self.openpose_parts.setEnabled(pose is not None)
         finally:
             self._updating = False
 
@@ -195,7 +211,8 @@ class GenerationSettings(QWidget):
         start, end = row.start.value(), row.end.value()
         if end <= start:
             start, end = 0.0, 1.0
-        new = ControlSetting(kind=row.kind, scale=row.scale.value(), start=start, end=end)
+        new = ControlSetting(kind=row.kind, scale=row.scale.value(), start=start, end=end,
+                             openpose=self.openpose_parts.currentData() or "body")
 
         def mutate(scene):
             kept = [c for c in scene.generation.controls if c.kind != row.kind]
@@ -205,12 +222,14 @@ class GenerationSettings(QWidget):
             scene.generation.controls = sorted(kept, key=lambda c: order[c.kind])
         self.doc.edit_scene(mutate, f"{'Use' if on else 'Drop'} {KIND_LABELS[row.kind]} control")
 
-    def _set_control(self, row: _ControlRow, field: str, value: float) -> None:
+    def _set_control(self, row: _ControlRow, field: str, value) -> None:
         if self._updating:
             return
+        value = value if isinstance(value, str) else float(value)
 
         def mutate(scene):
             for c in scene.generation.controls:
                 if c.kind == row.kind:
-                    setattr(c, field, float(value))
-        self.doc.edit_scene(mutate, f"{KIND_LABELS[row.kind]} control {field}", drag=self._burst.token())
+                    setattr(c, field, value)
+        drag = None if isinstance(value, str) else self._burst.token()
+        self.doc.edit_scene(mutate, f"{KIND_LABELS[row.kind]} control {field}", drag=drag)

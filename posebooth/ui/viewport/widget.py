@@ -30,7 +30,10 @@ from posebooth.viewport.orbit import OrbitView, fit_camera
 from posebooth.viewport.overlays import Overlays
 from posebooth.frame.pass_images import PASSES, render_overlay
 from posebooth.frame.render import render_meshes
+from posebooth.ui.viewport.finger_input import FingerInput
 from posebooth.ui.viewport.input import ViewportInput
+from posebooth.viewport.prop_drags import PropRotateDrag, prop_axes
+from posebooth.viewport.reference_layer import ReferenceLayer
 from posebooth.viewport.renderer import BACKGROUND_RGB, Renderer
 
 logger = logging.getLogger(__name__)
@@ -38,6 +41,7 @@ logger = logging.getLogger(__name__)
 GIZMO_RADIUS_PX = 80.0     # logical pixels; scaled by the device pixel ratio
 MARKER_PX = 9.0
 PICK_RADIUS_PX = 12.0
+FRUSTUM_DEPTH = 0.5        # metres: the render camera's pyramid (and its reference image) in the view
 
 
 def surface_format() -> QSurfaceFormat:
@@ -52,7 +56,7 @@ def surface_format() -> QSurfaceFormat:
     return fmt
 
 
-class ViewportWidget(ViewportInput, QOpenGLWidget):
+class ViewportWidget(FingerInput, ViewportInput, QOpenGLWidget):
     viewChanged = Signal()                  # the view camera moved (orbit, pan, zoom, view keys)
     lookThroughChanged = Signal(bool)
     overlayChanged = Signal(object)         # str in PASSES, or None
@@ -71,10 +75,11 @@ class ViewportWidget(ViewportInput, QOpenGLWidget):
         self._ik_enabled = False
         self._overlay: str | None = None
         self.show_grid = self.show_skeleton = self.show_gizmo = self.show_frustum = True
-        self.limits_enabled = True          # joint limits during gizmo and IK drags
         self.gl_error: str | None = None    # no usable OpenGL, or a paint failed (logged)
         self.pose_error: str | None = None  # the bodies could not be posed (nothing drawn)
-        self._ctx = self._renderer = self._overlays = None
+        self.prop_error: str | None = None  # a prop's mesh file is unusable (that prop not drawn)
+        self.reference_error: str | None = None   # the reference image cannot be shown
+        self._ctx = self._renderer = self._overlays = self._reference = None
         self._pass_cache: tuple | None = None
         self._bg: tuple | None = None       # (key, framebuffer, texture) of the cached background layer
         self._framed_once = False
@@ -87,6 +92,15 @@ class ViewportWidget(ViewportInput, QOpenGLWidget):
         self.setMinimumSize(160, 120)
 
     # ---- properties the main window wires to actions -------------------------
+    @property
+    def limits_enabled(self) -> bool:
+        """Joint limits during gizmo and IK drags: the document's switch (Pose > Joint Limits)."""
+        return getattr(self.doc, "joint_limits", True)
+
+    @limits_enabled.setter
+    def limits_enabled(self, on: bool) -> None:
+        self.doc.joint_limits = bool(on)
+
     @property
     def gizmo_space(self) -> str:
         return self._gizmo_space
@@ -240,11 +254,56 @@ class ViewportWidget(ViewportInput, QOpenGLWidget):
             self.pose_error = str(exc)
             return []
 
+    def _report(self, attr: str, message: str | None) -> None:
+        """Keep the latest problem of a kind; a new one goes to the status bar once."""
+        if message is not None and message != getattr(self, attr):
+            logger.warning(message)
+            self.statusMessage.emit(message)
+        setattr(self, attr, message)
+
+    def _props(self):
+        """The scene's props placed in the world; one with an unusable mesh
+        file is left out and reported."""
+        errors = []
+        props = self.doc.placed_props(on_error=errors.append)
+        self._report("prop_error", errors[0] if errors else None)
+        return props
+
+    def _reference_image(self):
+        """(image, ImageReference) of the render camera's reference, or None."""
+        ref = self.doc.scene.camera.reference
+        if ref is None:
+            self._report("reference_error", None)
+            return None
+        from posebooth.assets.reference_image import ReferenceImageError, load_reference
+        try:
+            image = load_reference(ref)
+        except ReferenceImageError as exc:
+            self._report("reference_error", str(exc))
+            return None
+        self._report("reference_error", None)
+        return image, ref
+
     def gizmo(self) -> Gizmo | None:
         """The rotate gizmo as drawn now (framebuffer pixels), or None."""
         return self._gizmo(self.view_camera())
 
+    def _prop_gizmo(self, camera: Camera) -> Gizmo | None:
+        i = self.doc.selected_prop
+        if not self.show_gizmo or i is None or i >= len(self.doc.scene.props):
+            return None
+        prop = self.doc.scene.props[i]
+        axes = prop_axes(prop, self._gizmo_space)
+        if isinstance(self._drag, PropRotateDrag):   # the rings stay put while dragging
+            axes = self._drag.rot.gizmo.axes
+        radius = min(GIZMO_RADIUS_PX * self.devicePixelRatioF(), 0.3 * min(camera.width, camera.height))
+        return Gizmo.at(camera, prop.position, axes, radius)
+
     def _gizmo(self, camera: Camera) -> Gizmo | None:
+        if self.doc.selected_prop is not None:
+            return self._prop_gizmo(camera)
+        if self._finger_selection() is not None:
+            return self._finger_gizmo(camera)
         p, j = self.doc.selected_person, self.doc.selected_joint
         posed = self._posed()
         if not self.show_gizmo or p is None or j is None or p >= len(posed):
@@ -261,11 +320,12 @@ class ViewportWidget(ViewportInput, QOpenGLWidget):
             self._ctx = moderngl.create_context(require=330)
             self._renderer = Renderer(self._ctx)
             self._overlays = Overlays(self._ctx)
+            self._reference = ReferenceLayer(self._ctx)
             self.gl_error = None
         except Exception as exc:  # too old a GL, broken driver
             self.gl_error = f"OpenGL 3.3 is needed for the viewport: {exc}"
             logger.error(self.gl_error)
-            self._ctx = self._renderer = self._overlays = None
+            self._ctx = self._renderer = self._overlays = self._reference = None
             return
         self.context().aboutToBeDestroyed.connect(self._release_gl)
 
@@ -281,10 +341,12 @@ class ViewportWidget(ViewportInput, QOpenGLWidget):
             self._release_background()
             if self._overlays is not None:
                 self._overlays.release()
+            if self._reference is not None:
+                self._reference.release()
             if self._renderer is not None:
                 self._renderer.release()
         finally:
-            self._ctx = self._renderer = self._overlays = None
+            self._ctx = self._renderer = self._overlays = self._reference = None
             self._pass_cache = None
             self.doneCurrent()
 
@@ -304,28 +366,44 @@ class ViewportWidget(ViewportInput, QOpenGLWidget):
         fbo = self._ctx.detect_framebuffer(self.defaultFramebufferObject())
         camera = self.view_camera()
         posed = self._posed()
-        meshes = render_meshes(posed)
+        props = self._props()
+        meshes = render_meshes(posed, props)
         bg = tuple(c / 255.0 for c in BACKGROUND_RGB)
         fbo.use()
         fbo.clear(*bg, 1.0, depth=1.0)
         ov = self._overlays
         if self._look_through and self._overlay is not None:
-            image = self._pass_image(posed)
+            image = self._pass_image(posed, props)
             fbo.use()
             ov.begin(camera)
             ov.image(image, self.output_frame_rect())
             geo.draw_frame(ov, self.output_frame_rect(), self.device_size(), self.devicePixelRatioF())
             return
         self._draw_background(fbo, camera)
+        ref = self._reference_image()
+        if ref is not None:   # behind the bodies: they are drawn over it
+            fbo.use()
+            if self._look_through:
+                self._reference.draw(ref[0], self.output_frame_rect(), self.device_size(), ref[1].opacity,
+                                     ref[1].fit)
+            elif self.show_frustum:   # in the frustum, where the frame is drawn
+                self._reference.draw_in_frustum(ref[0], self.render_camera(), camera, FRUSTUM_DEPTH,
+                                                ref[1].opacity, ref[1].fit)
         self._renderer.draw_into(fbo, meshes, camera, clear=False)
         ov.begin(camera)
         dpr = self.devicePixelRatioF()
         if self.show_frustum and not self._look_through:
             render = self.render_camera()
-            ov.lines(geo.frustum_segments(render, 0.5), width=1.5 * dpr, depth_test=False)
+            ov.lines(geo.frustum_segments(render, FRUSTUM_DEPTH), width=1.5 * dpr, depth_test=False)
+        q = self.doc.selected_prop
+        if q is not None:
+            for m in props:
+                if m.index == q:
+                    geo.draw_box(ov, m.vertices.min(0), m.vertices.max(0), width=1.5 * dpr)
         p = self.doc.selected_person
         if self.show_skeleton and p is not None and p < len(posed):
             geo.draw_skeleton(ov, posed[p].joints, self.doc.selected_joint, MARKER_PX * dpr, dpr)
+            self._draw_fingers(ov, posed[p], camera, dpr)
         g = self._gizmo(camera)
         if g is not None and self._drag_kind not in ("move", "ik"):
             geo.draw_gizmo(ov, g, camera, self._hover, self._active_handle(), scale=dpr)
@@ -364,13 +442,13 @@ class ViewportWidget(ViewportInput, QOpenGLWidget):
             self._bg[2].release()
             self._bg = None
 
-    def _pass_image(self, posed) -> np.ndarray:
+    def _pass_image(self, posed, props=()) -> np.ndarray:
         """The overlay pass through the render camera at the output size,
         cached until the scene, the camera or the overlay changes."""
         render = self.render_camera()
         key = (self.doc.revision, self._overlay, render.extrinsic.tobytes(), render.K.tobytes(),
                render.width, render.height)
         if self._pass_cache is None or self._pass_cache[0] != key:
-            image = render_overlay(self._overlay, self._renderer, posed, render, self.doc.frame)
+            image = render_overlay(self._overlay, self._renderer, posed, render, self.doc.frame, props)
             self._pass_cache = (key, image)
         return self._pass_cache[1]
