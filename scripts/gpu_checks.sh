@@ -8,7 +8,9 @@
 #      fp16 and bf16, with and without model CPU offload and torch.compile; PoseBooth's
 #      generate against a bare diffusers call; the live preview at 512x512 with 1 and
 #      2 steps and TAESD: previews per second and edit-to-image latency;
-#   2. a dataset run with a tiny model on the GPU: samples per second.
+#   2. batched SD1.5 + ControlNet at 512², 20 steps, fp16, batch 8: PoseBooth's
+#      batched call against a bare diffusers call (bench_batch);
+#   3. a dataset run with a tiny model on the GPU: samples per second.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 POSEBOOTH_CACHE_DIR="$PWD/.cache"
@@ -21,5 +23,8 @@ fi
 PY=.venv-gpu/bin/python
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
 $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-timeout 600 $PY benchmarks/bench_gpu.py --budget 540 || echo "bench_gpu: failed or cut off"
+timeout 520 $PY benchmarks/bench_gpu.py --budget 450 || echo "bench_gpu: failed or cut off"
+# The dataset engine's batched call against bare diffusers at the same batch (target >= 0.9x).
+timeout 150 $PY benchmarks/bench_batch.py --real-size sd15 --device cuda --dtype fp16 --batch 8 --steps 20 \
+  --size 512 --runs 3 || echo "bench_batch: failed"
 timeout 90 $PY benchmarks/bench_dataset.py --samples 16 --size 256 --modes "1 process" || echo "dataset: failed"

@@ -245,7 +245,7 @@ class SmplBody:
             betas = np.broadcast_to(betas, (b, betas.shape[0])).copy()
         if betas.shape != (b, nb):
             raise BodyModelError(f"shape has shape {betas.shape}; this body takes {nb} betas per pose")
-        t = lambda a: torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32)  # noqa: E731
+        t = lambda a: torch.from_numpy(np.array(a, dtype=np.float32))  # noqa: E731 (a writable copy)
         betas_t = t(betas)
         j0 = (self._j0 + betas_t.double() @ self._j0_dirs.T).numpy()
         n_body = 23 if self.kind == "smpl" else 21

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFormLayout, QGroupBox, QVBoxLayout, QWidget
 from superqt import QCollapsible
 
 from posebooth.assets.face_presets import FACE_PRESETS, FACIAL_ACTIONS, face_preset_label
 from posebooth.edits import face_ops
-from posebooth.ui.widgets import (EditBurst, bind_drag, button, compact_combo, hint_label, set_quietly, slider,
-                                  title_label, vertical_scroll)
+from posebooth.ui.widgets import (EditBurst, bind_drag, button, follow_selected_person, hint_label, preset_row,
+                                  set_quietly, slider, title_label, vertical_scroll)
 
 REGIONS = (("brow", "Brows"), ("eye", "Eyes"), ("cheek", "Cheeks"), ("nose", "Nose"), ("jaw", "Jaw"),
            ("mouth", "Mouth"), ("tongue", "Tongue"))
@@ -42,17 +42,9 @@ class FacePanel(QWidget):
 
         presets_box = QGroupBox("Expression")
         form = QFormLayout(presets_box)
-        self.preset_combo = compact_combo(QComboBox(), 10)
-        self.preset_combo.setObjectName("facePresetCombo")
-        for name in FACE_PRESETS:
-            self.preset_combo.addItem(face_preset_label(name), name)
-        self.apply_btn = button("Apply", "Set the expression to this preset")
-        self.apply_btn.setObjectName("applyFacePreset")
-        self.apply_btn.clicked.connect(self.apply_preset)
-        row = QHBoxLayout()
-        row.addWidget(self.preset_combo, 1)
-        row.addWidget(self.apply_btn)
-        form.addRow("Preset", row)
+        self.preset_combo, self.apply_btn = preset_row(
+            form, [(face_preset_label(n), n) for n in FACE_PRESETS], "face", "Set the expression to this preset",
+            self.apply_preset)
         self.neutral_btn = button("Neutral", "Clear every facial action")
         self.neutral_btn.clicked.connect(lambda: face_ops.reset_face(self.doc))
         form.addRow("Reset", self.neutral_btn)
@@ -85,9 +77,7 @@ class FacePanel(QWidget):
         lay.addStretch(1)
         vertical_scroll(self, inner)
 
-        for sig in (doc.sceneReplaced, doc.selectionChanged, doc.frameChanged):
-            sig.connect(self.refresh)
-        doc.personChanged.connect(lambda i: i == doc.selected_person and self.refresh())
+        follow_selected_person(doc, self.refresh)
         self.refresh()
 
     def _person(self) -> int | None:

@@ -7,14 +7,14 @@ A finger joint picked in the viewport gets flex / spread / twist sliders here.
 """
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QButtonGroup, QFormLayout, QGridLayout, QGroupBox, QHBoxLayout, QLabel,
                                QRadioButton, QVBoxLayout, QWidget)
 
 from posebooth.assets.hand_limits import DISPLAY_ORDER
 from posebooth.assets.hand_skeleton import HAND_JOINT_NAMES
 from posebooth.edits import hand_ops
-from posebooth.ui.widgets import (EditBurst, bind_drag, button, compact_combo, hint_label, set_quietly, slider,
-                                  title_label, vertical_scroll)
+from posebooth.ui.widgets import (EditBurst, bind_drag, button, follow_selected_person, hint_label, preset_row,
+                                  set_quietly, slider, title_label, vertical_scroll)
 
 
 def hand_preset_items() -> list[tuple[str, str]]:
@@ -88,17 +88,9 @@ class HandPanel(QWidget):
         # -- presets ---------------------------------------------------------
         presets_box = QGroupBox("Presets")
         form = QFormLayout(presets_box)
-        self.preset_combo = compact_combo(QComboBox(), 10)
-        self.preset_combo.setObjectName("handPresetCombo")
-        for name, label in hand_preset_items():
-            self.preset_combo.addItem(label, name)
-        self.apply_btn = button("Apply", "Pose the chosen hand(s) with this preset")
-        self.apply_btn.setObjectName("applyHandPreset")
-        self.apply_btn.clicked.connect(self.apply_preset)
-        row = QHBoxLayout()
-        row.addWidget(self.preset_combo, 1)
-        row.addWidget(self.apply_btn)
-        form.addRow("Preset", row)
+        self.preset_combo, self.apply_btn = preset_row(
+            form, [(label, name) for name, label in hand_preset_items()], "hand",
+            "Pose the chosen hand(s) with this preset", self.apply_preset)
         self.flat_btn = button("Flat hand", "Straighten every finger of the chosen hand(s)")
         self.flat_btn.clicked.connect(lambda: hand_ops.reset_hands(self.doc, self.which()))
         form.addRow("Reset", self.flat_btn)
@@ -114,9 +106,7 @@ class HandPanel(QWidget):
         lay.addStretch(1)
         vertical_scroll(self, inner)
 
-        for sig in (doc.sceneReplaced, doc.selectionChanged, doc.frameChanged):
-            sig.connect(self.refresh)
-        doc.personChanged.connect(lambda i: i == doc.selected_person and self.refresh())
+        follow_selected_person(doc, self.refresh)
         self.refresh()
 
     # ---- state ----------------------------------------------------------------

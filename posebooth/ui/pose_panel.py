@@ -17,8 +17,8 @@ from posebooth.assets.smpl_skeleton import JOINT_NAMES
 from posebooth.edits import pose_ops
 from posebooth.edits.joint_rotation import joint_euler_deg, with_joint_euler
 from posebooth.ui.outliner import joint_label
-from posebooth.ui.widgets import (EditBurst, Vec3Edit, bind_drag, button, compact_combo, hint_label, set_quietly, slider,
-                                  title_label, vertical_scroll)
+from posebooth.ui.widgets import (EditBurst, Vec3Edit, bind_drag, button, compact_combo, follow_selected_person,
+                                  hint_label, set_quietly, slider, title_label, vertical_scroll)
 
 AXIS_COLORS = ("#e0505a", "#6cc04a", "#4f8fe0")  # Blender's X/Y/Z colours
 
@@ -129,9 +129,7 @@ class PosePanel(QWidget):
         lay.addStretch(1)
         vertical_scroll(self, inner)
 
-        for sig in (doc.sceneReplaced, doc.selectionChanged, doc.frameChanged):
-            sig.connect(self.refresh)
-        doc.personChanged.connect(lambda i: i == doc.selected_person and self.refresh())
+        follow_selected_person(doc, self.refresh)
         self.refresh()
 
     # ---- state ----------------------------------------------------------------

@@ -185,3 +185,27 @@ class Vec3Edit(QWidget):
         for box, v in zip(self.boxes, values):
             if not box.hasFocus() or abs(box.value() - v) > 1e-9:
                 set_quietly(box, float(v))
+
+
+def preset_row(form, items, object_name: str, tip: str, on_apply):
+    """A preset chooser and its Apply button as the form's "Preset" row;
+    items: (label, name) pairs. Returns (combo, button)."""
+    combo = compact_combo(QComboBox(), 10)
+    combo.setObjectName(f"{object_name}PresetCombo")
+    for label, name in items:
+        combo.addItem(label, name)
+    apply = button("Apply", tip)
+    apply.setObjectName(f"apply{object_name[:1].upper()}{object_name[1:]}Preset")
+    apply.clicked.connect(on_apply)
+    row = QHBoxLayout()
+    row.addWidget(combo, 1)
+    row.addWidget(apply)
+    form.addRow("Preset", row)
+    return combo, apply
+
+
+def follow_selected_person(doc, refresh) -> None:
+    """Call refresh when the scene, the selection, the frame or the selected person changes."""
+    for sig in (doc.sceneReplaced, doc.selectionChanged, doc.frameChanged):
+        sig.connect(refresh)
+    doc.personChanged.connect(lambda i: i == doc.selected_person and refresh())
