@@ -28,8 +28,6 @@ from posebooth.ui.generation.dock import GenerationDock
 from posebooth.ui.icons import icon
 from posebooth.ui.outliner import OutlinerPanel, joint_label
 from posebooth.ui import props_menu
-from posebooth.ui.face_panel import FacePanel
-from posebooth.ui.hand_panel import HandPanel
 from posebooth.ui.pose_panel import PosePanel
 from posebooth.ui.preferences_dialog import PreferencesDialog
 from posebooth.ui.prompt_panel import PromptPanel
@@ -38,6 +36,7 @@ from posebooth.ui.settings import Preferences, RecentFiles, app_settings
 from posebooth.ui.shape_panel import ShapePanel
 from posebooth.ui.shortcuts_dialog import ShortcutsDialog
 from posebooth.ui.timeline_dock import TimelinePanel
+from posebooth.ui.widgets import LazyPanel
 
 # Written into QMainWindow::saveState's header and checked before restoreState (settings.load_layout,
 # which also checks the dock names): bump when the layout changes meaning, so an old one is ignored.
@@ -100,6 +99,22 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
+    @property
+    def hand_panel(self):
+        return self._hands.panel()
+
+    @property
+    def face_panel(self):
+        return self._face.panel()
+
+    def _make_hand_panel(self):
+        from posebooth.ui.hand_panel import HandPanel
+        return HandPanel(self.doc)
+
+    def _make_face_panel(self):
+        from posebooth.ui.face_panel import FacePanel
+        return FacePanel(self.doc)
+
     def _build_panels(self):
         L, R, B = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea,
                    Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -114,9 +129,10 @@ class MainWindow(QMainWindow):
         self.pose_dock = self._dock("Pose", "poseDock", self.pose_panel, R)
         self.shape_dock = self._dock("Shape", "shapeDock", self.shape_panel, R)
         self.camera_dock = self._dock("Camera", "cameraDock", self.camera_panel, R)
-        self.hand_panel, self.face_panel = HandPanel(self.doc), FacePanel(self.doc)
-        self.hand_dock = self._dock("Hands", "handDock", self.hand_panel, R)
-        self.face_dock = self._dock("Face", "faceDock", self.face_panel, R)
+        # Behind the Pose tab at start: built when first shown (52 face sliders, 20 finger ones).
+        self._hands, self._face = LazyPanel(self._make_hand_panel), LazyPanel(self._make_face_panel)
+        self.hand_dock = self._dock("Hands", "handDock", self._hands, R)
+        self.face_dock = self._dock("Face", "faceDock", self._face, R)
         self.splitDockWidget(self.outliner_dock, self.pose_dock, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.pose_dock, self.hand_dock)
         self.tabifyDockWidget(self.hand_dock, self.face_dock)

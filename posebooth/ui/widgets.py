@@ -209,3 +209,24 @@ def follow_selected_person(doc, refresh) -> None:
     for sig in (doc.sceneReplaced, doc.selectionChanged, doc.frameChanged):
         sig.connect(refresh)
     doc.personChanged.connect(lambda i: i == doc.selected_person and refresh())
+
+
+class LazyPanel(QWidget):
+    """A panel built the first time it is shown or asked for (`panel()`):
+    docks that start behind another tab cost nothing at start-up."""
+
+    def __init__(self, factory, parent=None):
+        super().__init__(parent)
+        self._factory, self._panel = factory, None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+
+    def panel(self) -> QWidget:
+        if self._panel is None:
+            self._panel = self._factory()
+            self.layout().addWidget(self._panel)
+        return self._panel
+
+    def showEvent(self, event):
+        self.panel()
+        super().showEvent(event)
