@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from posebooth.assets.hand_skeleton import FINGERS, HAND_JOINT_NAMES
+from posebooth.assets.swing_twist import swing_twist
 from posebooth.scene.rotation import Rotation
 
 DISPLAY_ORDER: tuple[str, ...] = ("thumb", "index", "middle", "ring", "pinky")
@@ -121,18 +122,8 @@ def hand_params(side: str, joint: int, rotvec) -> np.ndarray:
     _check_side(side)
     lim = HAND_LIMITS[side][joint]
     rot = Rotation.from_rotvec(np.asarray(rotvec, dtype=np.float64))
-    a = lim.axes[0]
-    b = rot.apply(a)
-    cross = np.cross(a, b)
-    s, c = np.linalg.norm(cross), float(a @ b)
-    if s > 1e-12:
-        swing = cross / s * np.arctan2(s, c)
-    elif c > 0:
-        swing = np.zeros(3)
-    else:   # half turn: about the flex axis
-        swing = np.pi * lim.axes[1]
-    twist = (Rotation.from_rotvec(swing).inv() * rot).as_rotvec()
-    return np.array([twist @ a, swing @ lim.axes[1], swing @ lim.axes[2]])
+    swing, twist = swing_twist(rot, lim.axes[0], lim.axes[1])   # a half turn: about the flex axis
+    return np.array([twist @ lim.axes[0], swing @ lim.axes[1], swing @ lim.axes[2]])
 
 
 def hand_rotvec(side: str, joint: int, params) -> np.ndarray:

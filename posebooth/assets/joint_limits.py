@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from posebooth.assets.hand_limits import clamp_hand, hand_violations
+from posebooth.assets.swing_twist import swing_twist
 from posebooth.assets.smpl_skeleton import JOINT_INDEX, JOINT_NAMES, MIRROR
 from posebooth.scene.rotation import Rotation
 from posebooth.scene.tracks import PoseState
@@ -95,17 +96,7 @@ def decompose(joint_index: int, rotvec) -> tuple[np.ndarray, float]:
 
 
 def _swing_twist(rot: Rotation, k: int) -> tuple[np.ndarray, float]:
-    a = np.eye(3)[k]
-    b = rot.apply(a)
-    cross = np.cross(a, b)
-    s, c = np.linalg.norm(cross), float(a @ b)
-    if s > 1e-12:
-        swing = cross / s * np.arctan2(s, c)
-    elif c > 0:
-        swing = np.zeros(3)
-    else:  # half turn: any axis perpendicular to a works
-        swing = np.pi * np.eye(3)[(k + 1) % 3]
-    twist = (Rotation.from_rotvec(swing).inv() * rot).as_rotvec()
+    swing, twist = swing_twist(rot, np.eye(3)[k], np.eye(3)[(k + 1) % 3])
     return swing, float(twist[k])
 
 

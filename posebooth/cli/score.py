@@ -92,17 +92,12 @@ def check_render_scoring(args) -> None:
 
 def _check_sources(args) -> None:
     from posebooth.pipeline.errors import PipelineError
-    from posebooth.pipeline.estimators import DEPTH_WHAT, POSE_WHAT, check_source
+    from posebooth.pipeline.estimators import check_sources
 
-    problems = []
-    for src, what in ((_source(args.pose_model), POSE_WHAT), (_source(args.depth_model), DEPTH_WHAT)):
-        if src is not None:
-            try:
-                check_source(src, what)
-            except PipelineError as e:
-                problems.append(str(e))
-    if problems:
-        raise CliError(" ".join(problems))
+    try:
+        check_sources(_source(args.pose_model), _source(args.depth_model))
+    except PipelineError as e:
+        raise CliError(str(e)) from None
 
 
 def scoring_generator(args, generator):

@@ -44,6 +44,11 @@ class EditableDocument:
     def scene(self) -> Scene:
         return self._scene
 
+    def person_to_edit(self) -> int | None:
+        """The selected person, when the selection names one of the scene's people."""
+        p = self.selected_person
+        return p if p is not None and 0 <= p < len(self._scene.people) else None
+
     def pose_of(self, index: int) -> PoseState:
         return pose_at(self._scene.people[index], self.frame)
 

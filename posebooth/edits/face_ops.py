@@ -15,11 +15,6 @@ from posebooth.assets.face_presets import FACIAL_ACTIONS
 from posebooth.scene.tracks import PoseState
 
 
-def _target(doc) -> int | None:
-    p = doc.selected_person
-    return p if p is not None and 0 <= p < len(doc.scene.people) else None
-
-
 def with_expression(pose: PoseState, weights: dict) -> PoseState:
     """`pose` with this expression (unknown names refused, weights clipped to 0..1, zeros dropped)."""
     unknown = sorted(set(weights) - set(FACIAL_ACTIONS))
@@ -30,7 +25,7 @@ def with_expression(pose: PoseState, weights: dict) -> PoseState:
 
 
 def set_face_weight(doc, name: str, weight: float, drag=None) -> bool:
-    i = _target(doc)
+    i = doc.person_to_edit()
     if i is None:
         return False
     pose = doc.pose_of(i)
@@ -40,7 +35,7 @@ def set_face_weight(doc, name: str, weight: float, drag=None) -> bool:
 
 def apply_face_preset(doc, name: str) -> bool:
     from posebooth.assets.face_presets import face_preset, face_preset_label
-    i = _target(doc)
+    i = doc.person_to_edit()
     if i is None:
         return False
     doc.set_pose(i, with_expression(doc.pose_of(i), face_preset(name)), f"Face preset: {face_preset_label(name)}")
@@ -48,7 +43,7 @@ def apply_face_preset(doc, name: str) -> bool:
 
 
 def reset_face(doc) -> bool:
-    i = _target(doc)
+    i = doc.person_to_edit()
     if i is None:
         return False
     doc.set_pose(i, with_expression(doc.pose_of(i), {}), "Neutral face")

@@ -26,11 +26,6 @@ CURL_RANGE = (-0.2, 1.0)
 SPREAD_RANGE_DEG = (-20.0, 25.0)
 
 
-def _target(doc) -> int | None:
-    p = doc.selected_person
-    return p if p is not None and 0 <= p < len(doc.scene.people) else None
-
-
 def sides_of(which: str) -> tuple[str, ...]:
     """'left', 'right' or 'both' -> the sides it names."""
     if which == "both":
@@ -85,27 +80,28 @@ def with_finger_spread(pose: PoseState, side: str, finger: str, spread_deg: floa
 
 
 # ---- document edits (one undo step each; drag merges a slider drag) --------
-def set_finger_curl(doc, which: str, finger: str, curl: float, drag=None) -> bool:
-    """Curl one finger of the chosen hand(s): 'left', 'right' or 'both'."""
-    i = _target(doc)
+def _edit_sides(doc, which: str, change, text: str, drag=None) -> bool:
+    """change(pose, side) on each chosen hand of the selected person, as one undo step."""
+    i = doc.person_to_edit()
     if i is None:
         return False
     pose = doc.pose_of(i)
     for side in sides_of(which):
-        pose = with_finger_curl(pose, side, finger, curl, doc.joint_limits)
-    doc.set_pose(i, pose, f"Curl {finger} ({which})", drag=drag)
+        pose = change(pose, side)
+    doc.set_pose(i, pose, text, drag=drag)
     return True
+
+
+def set_finger_curl(doc, which: str, finger: str, curl: float, drag=None) -> bool:
+    """Curl one finger of the chosen hand(s): 'left', 'right' or 'both'."""
+    return _edit_sides(doc, which, lambda pose, side: with_finger_curl(pose, side, finger, curl, doc.joint_limits),
+                       f"Curl {finger} ({which})", drag)
 
 
 def set_finger_spread(doc, which: str, finger: str, spread_deg: float, drag=None) -> bool:
-    i = _target(doc)
-    if i is None:
-        return False
-    pose = doc.pose_of(i)
-    for side in sides_of(which):
-        pose = with_finger_spread(pose, side, finger, spread_deg, doc.joint_limits)
-    doc.set_pose(i, pose, f"Spread {finger} ({which})", drag=drag)
-    return True
+    return _edit_sides(doc, which,
+                       lambda pose, side: with_finger_spread(pose, side, finger, spread_deg, doc.joint_limits),
+                       f"Spread {finger} ({which})", drag)
 
 
 def finger_joint_deg(pose: PoseState, side: str, joint: int) -> np.ndarray:
@@ -116,7 +112,7 @@ def finger_joint_deg(pose: PoseState, side: str, joint: int) -> np.ndarray:
 
 def set_finger_joint(doc, side: str, joint: int, flex_spread_twist_deg, drag=None) -> bool:
     """Set one finger joint's flex, spread and twist (degrees), clamped while limits are on."""
-    i = _target(doc)
+    i = doc.person_to_edit()
     if i is None:
         return False
     f, s, t = np.radians(np.asarray(flex_spread_twist_deg, dtype=np.float64))
@@ -131,25 +127,13 @@ def set_finger_joint(doc, side: str, joint: int, flex_spread_twist_deg, drag=Non
 def apply_hand_preset(doc, name: str, which: str = "both") -> bool:
     """Pose the chosen hand(s) of the selected person with a hand preset."""
     from posebooth.assets.hand_presets import hand_preset, hand_preset_label
-    i = _target(doc)
-    if i is None:
-        return False
-    pose = doc.pose_of(i)
-    for side in sides_of(which):
-        pose = with_hand(pose, side, hand_preset(name, side), doc.joint_limits)
-    doc.set_pose(i, pose, f"Hand preset: {hand_preset_label(name)} ({which})")
-    return True
+    return _edit_sides(doc, which, lambda pose, side: with_hand(pose, side, hand_preset(name, side), doc.joint_limits),
+                       f"Hand preset: {hand_preset_label(name)} ({which})")
 
 
 def reset_hands(doc, which: str = "both") -> bool:
-    i = _target(doc)
-    if i is None:
-        return False
-    pose = doc.pose_of(i)
-    for side in sides_of(which):
-        pose = with_hand(pose, side, np.zeros((15, 3)))
-    doc.set_pose(i, pose, f"Flat hand ({which})")
-    return True
+    return _edit_sides(doc, which, lambda pose, side: with_hand(pose, side, np.zeros((15, 3))),
+                       f"Flat hand ({which})")
 
 
 def finger_names() -> tuple[str, ...]:

@@ -6,30 +6,20 @@ from __future__ import annotations
 import numpy as np
 
 from posebooth.assets import pose_tools
-from posebooth.scene.tracks import PoseState
-
-
-def _target(doc) -> int | None:
-    p = doc.selected_person
-    return p if p is not None and 0 <= p < len(doc.scene.people) else None
-
-
-def _with_transl(pose: PoseState, transl) -> PoseState:
-    return pose.with_body(transl=transl)
 
 
 def mirror(doc) -> bool:
     """Flip the pose left/right about the person's own centre (their position stays)."""
-    i = _target(doc)
+    i = doc.person_to_edit()
     if i is None:
         return False
     pose = doc.pose_of(i)
-    doc.set_pose(i, _with_transl(pose_tools.mirror_pose(pose), pose.transl), "Mirror pose")
+    doc.set_pose(i, pose_tools.mirror_pose(pose).with_body(transl=pose.transl), "Mirror pose")
     return True
 
 
 def copy_side(doc, from_side: str) -> bool:
-    i = _target(doc)
+    i = doc.person_to_edit()
     if i is None:
         return False
     other = "right" if from_side == "left" else "left"
@@ -38,7 +28,7 @@ def copy_side(doc, from_side: str) -> bool:
 
 
 def reset_joint(doc) -> bool:
-    i, j = _target(doc), doc.selected_joint
+    i, j = doc.person_to_edit(), doc.selected_joint
     if i is None or j is None:
         return False
     doc.set_pose(i, pose_tools.reset_joints(doc.pose_of(i), [j]), "Reset joint")
@@ -53,7 +43,7 @@ def limb_of(joint: int) -> str | None:
 
 
 def reset_limb(doc) -> bool:
-    i, j = _target(doc), doc.selected_joint
+    i, j = doc.person_to_edit(), doc.selected_joint
     if i is None or j is None:
         return False
     limb = limb_of(j)
@@ -64,11 +54,11 @@ def reset_limb(doc) -> bool:
 
 def reset_pose(doc) -> bool:
     """Rest pose on the ground, where the person stands now."""
-    i = _target(doc)
+    i = doc.person_to_edit()
     if i is None:
         return False
     cur, rest = doc.pose_of(i), pose_tools.reset_pose()
-    doc.set_pose(i, _with_transl(rest, [cur.transl[0], rest.transl[1], cur.transl[2]]), "Reset pose")
+    doc.set_pose(i, rest.with_body(transl=[cur.transl[0], rest.transl[1], cur.transl[2]]), "Reset pose")
     return True
 
 
@@ -81,7 +71,7 @@ def preset_names() -> list[tuple[str, str]]:
 def apply_preset(doc, name: str) -> bool:
     """The preset's pose, keeping where the person stands (x, z); its height
     comes from the preset so lying or sitting poses touch the ground."""
-    i = _target(doc)
+    i = doc.person_to_edit()
     if i is None:
         return False
     from posebooth.assets.joint_limits import clamp_pose

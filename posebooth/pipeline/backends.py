@@ -77,6 +77,18 @@ class Backend:
         raise NotImplementedError
 
     # -- shared -------------------------------------------------------------------------
+    def _controls(self, request):
+        """The request's control per kind this model takes (None where absent)
+        and the kinds applied; none at all is an error, others are ignored."""
+        controls = [request.control(k) for k in self.control_kinds]
+        applied = [c.kind for c in controls if c is not None]
+        if not applied:
+            raise GenerationError(f"this model needs a {' / '.join(self.control_kinds)} control image")
+        ignored = [c.kind for c in request.controls if c.kind not in self.control_kinds]
+        if ignored:
+            log.info("no ControlNet loaded for %s: ignored", ", ".join(ignored))
+        return controls, applied
+
     @property
     def img2img(self):
         if self._img2img is None:
@@ -246,7 +258,7 @@ class ControlNetBackend(Backend):
         self._active = kinds
 
     def _prepare(self, request):
-        controls = [request.control(k) for k in self.control_kinds]
+        controls, applied = self._controls(request)
         if self.offload:
             # Offload hooks sit on the pipeline's controlnet module: keep the full set and
             # switch unused nets off (scale 0, black image) instead of swapping modules.
@@ -261,12 +273,6 @@ class ControlNetBackend(Backend):
             kinds = tuple(c.kind for c in used)
             images, scales = [c.image for c in used], [c.scale for c in used]
             starts, ends = [c.start for c in used], [c.end for c in used]
-        applied = [c.kind for c in controls if c is not None]
-        if not applied:
-            raise GenerationError(f"this model needs a {' / '.join(self.control_kinds)} control image")
-        ignored = [c.kind for c in request.controls if c.kind not in self.control_kinds]
-        if ignored:
-            log.info("no ControlNet loaded for %s: ignored", ", ".join(ignored))
         self._use_nets(kinds)
         pil = [Image.fromarray(a) for a in images]
         one = len(pil) == 1

@@ -195,10 +195,8 @@ class Estimators:
                 "depth_model": None if self.depth is None else self.depth.source}
 
 
-def load_estimators(pose: str | None = DEFAULT_POSE_MODEL, depth: str | None = DEFAULT_DEPTH_MODEL, *,
-                    device: str = "auto", dtype: str = "auto") -> Estimators:
-    """Load both (None: that score is not computed). Both sources are checked
-    before either loads, so two missing downloads are told together."""
+def check_sources(pose: str | None, depth: str | None) -> None:
+    """Both estimators' files present (None: not asked for); every missing one in one message."""
     problems = []
     for src, what in ((pose, POSE_WHAT), (depth, DEPTH_WHAT)):
         if src is not None:
@@ -208,5 +206,12 @@ def load_estimators(pose: str | None = DEFAULT_POSE_MODEL, depth: str | None = D
                 problems.append(str(e))
     if problems:
         raise ModelNotFoundError(" ".join(problems))
+
+
+def load_estimators(pose: str | None = DEFAULT_POSE_MODEL, depth: str | None = DEFAULT_DEPTH_MODEL, *,
+                    device: str = "auto", dtype: str = "auto") -> Estimators:
+    """Load both (None: that score is not computed). Both sources are checked
+    before either loads, so two missing downloads are told together."""
+    check_sources(pose, depth)
     return Estimators(None if pose is None else PoseEstimator(pose, device, dtype),
                       None if depth is None else DepthEstimator(depth, device, dtype))

@@ -184,16 +184,6 @@ class ModernBackend(Backend):
                                   "clip strategy with this model")
         return getattr(diffusers, name).from_pipe(self.pipe)
 
-    def _controls(self, request):
-        controls = [request.control(k) for k in self.control_kinds]
-        applied = [c.kind for c in controls if c is not None]
-        if not applied:
-            raise GenerationError(f"this model needs a {' / '.join(self.control_kinds)} control image")
-        ignored = [c.kind for c in request.controls if c.kind not in self.control_kinds]
-        if ignored:
-            log.info("no ControlNet loaded for %s: ignored", ", ".join(ignored))
-        return controls, applied
-
     def _prepare(self, request):
         controls, applied = self._controls(request)
         kind = self.pipeline_kind

@@ -203,19 +203,14 @@ def _make(w, spec: Spec) -> QAction:
     return act
 
 
-def _person(doc) -> int | None:
-    p = doc.selected_person
-    return p if p is not None and 0 <= p < len(doc.scene.people) else None
-
-
 # What an action needs of the document to do anything (Spec.needs), checked on
 # every selection, scene, key and frame change (update_enabled).
 NEEDS: dict[str, Callable] = {
     "people": lambda d: bool(d.scene.people),
-    "person": lambda d: _person(d) is not None,
-    "joint": lambda d: _person(d) is not None and d.selected_joint is not None,
+    "person": lambda d: d.person_to_edit() is not None,
+    "joint": lambda d: d.person_to_edit() is not None and d.selected_joint is not None,
     # Delete Key deletes the selected person's key here, or the camera's with nobody selected.
-    "key_here": lambda d: d.frame in key_ops.key_frames(d, _person(d)),
+    "key_here": lambda d: d.frame in key_ops.key_frames(d, d.person_to_edit()),
     "next_key": lambda d: key_ops.neighbour_key(d, 1) is not None,
     "prev_key": lambda d: key_ops.neighbour_key(d, -1) is not None,
 }

@@ -80,14 +80,10 @@ class FacePanel(QWidget):
         follow_selected_person(doc, self.refresh)
         self.refresh()
 
-    def _person(self) -> int | None:
-        i = self.doc.selected_person
-        return i if i is not None and 0 <= i < len(self.doc.scene.people) else None
-
     def refresh(self, *args):
         if self._burst.dragging:
             return
-        i = self._person()
+        i = self.doc.person_to_edit()
         enabled = i is not None
         for w in (self.preset_combo, self.apply_btn, self.neutral_btn, *self.sections):
             w.setEnabled(enabled)
@@ -101,7 +97,7 @@ class FacePanel(QWidget):
             self._updating = False
 
     def _on_slider(self, name: str, value: float):
-        if self._updating or self._person() is None:
+        if self._updating or self.doc.person_to_edit() is None:
             return
         face_ops.set_face_weight(self.doc, name, float(value), drag=self._burst.token())
 

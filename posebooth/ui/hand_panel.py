@@ -116,14 +116,10 @@ class HandPanel(QWidget):
     def set_which(self, which: str) -> None:
         self.side_radios[which].setChecked(True)
 
-    def _person(self) -> int | None:
-        i = self.doc.selected_person
-        return i if i is not None and 0 <= i < len(self.doc.scene.people) else None
-
     def refresh(self, *args):
         if self._burst.dragging:
             return
-        i = self._person()
+        i = self.doc.person_to_edit()
         for w in (self.fingers_box, self.preset_combo, self.apply_btn, self.flat_btn):
             w.setEnabled(i is not None)
         self.joint_box.setEnabled(False)
@@ -151,14 +147,14 @@ class HandPanel(QWidget):
 
     # ---- edits ----------------------------------------------------------------
     def _on_slider(self, kind: str, finger: str, value: float):
-        if self._updating or self._person() is None:
+        if self._updating or self.doc.person_to_edit() is None:
             return
         edit = hand_ops.set_finger_curl if kind == "curl" else hand_ops.set_finger_spread
         edit(self.doc, self.which(), finger, float(value), drag=self._burst.token())
 
     def _on_joint_slider(self, *args):
         finger = getattr(self.doc, "selected_finger", None)
-        if self._updating or self._person() is None or finger is None:
+        if self._updating or self.doc.person_to_edit() is None or finger is None:
             return
         hand_ops.set_finger_joint(self.doc, *finger, [s.value() for s in self.joint_sliders],
                                   drag=self._burst.token())

@@ -14,17 +14,15 @@ parts in the viewport's palette, or the people's mask in white.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
                                QLineEdit, QMenu, QPushButton, QRadioButton, QSpinBox, QVBoxLayout)
 
 from posebooth.frame.controls import CONTROL_KINDS, openpose_parts
+from posebooth.ui.generation.export import ThreadedExport
 
 # What an "Export Maps…" may write (export.passes.PASSES less the mesh files).
 MAP_PASSES = ("render", "depth", "normal", "parts", "mask", "control", "overlay")
@@ -47,55 +45,33 @@ class _Cancelled(Exception):
     pass
 
 
-class MapsExportJob(QObject):
+class MapsExportJob(ThreadedExport):
     """export_scene with no model on its own thread; `cancel` stops after the frame in flight."""
 
-    progress = Signal(int, int)      # frames done, frames to do
-    finished = Signal(object)        # dataset.json's dict
-    failed = Signal(str)
-    cancelled = Signal()
+    thread_name = "posebooth-export-maps"
 
     def __init__(self, scene, settings: MapsExport, *, renderer_provider, body_for, parent=None):
-        super().__init__(parent)
+        super().__init__(settings.folder, settings.frames, parent)
         self.scene = with_control_kinds(scene, settings.control_kinds)   # a snapshot: later edits stay out
-        self.out_dir, self.frames = Path(settings.folder), list(settings.frames)
         self.passes = tuple(settings.passes)
         self.size = (self.scene.camera.width, self.scene.camera.height)
         self.resized = False
         self.renderer_provider, self.body_for = renderer_provider, body_for
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="posebooth-export-maps", daemon=True)
-        self._thread.start()
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+    def _frame_written(self, frame) -> None:
+        super()._frame_written(frame)
+        if self._cancel.is_set():
+            raise _Cancelled()
 
     def _run(self) -> None:
         from posebooth.export.driver import export_scene
-
-        done = [0]
-
-        def on_frame(frame):
-            done[0] += 1
-            self.progress.emit(done[0], len(self.frames))
-            if self._cancel.is_set():
-                raise _Cancelled()
 
         try:
             if self._cancel.is_set():
                 raise _Cancelled()
             manifest = export_scene(self.scene, self.out_dir, frames=self.frames, passes=self.passes,
                                     renderer=self.renderer_provider(), body_for=self.body_for,
-                                    progress=False, on_frame=on_frame)
+                                    progress=False, on_frame=self._frame_written)
         except _Cancelled:
             self.cancelled.emit()
         except Exception as exc:  # export errors (folder, disk, GL): a message

@@ -143,14 +143,10 @@ class PosePanel(QWidget):
         self.spaceChanged.emit(space)
         self.refresh()
 
-    def _person(self) -> int | None:
-        i = self.doc.selected_person
-        return i if i is not None and 0 <= i < len(self.doc.scene.people) else None
-
     def refresh(self, *args):
         if self._burst.dragging:
             return
-        i, j = self._person(), self.doc.selected_joint
+        i, j = self.doc.person_to_edit(), self.doc.selected_joint
         has_person, has_joint = i is not None, i is not None and j is not None
         for w in (self.mirror_btn, self.copy_lr_btn, self.copy_rl_btn, self.reset_pose_btn, self.position,
                   self.apply_btn, self.preset_combo, self.save_preset_btn):
@@ -184,7 +180,7 @@ class PosePanel(QWidget):
 
     # ---- edits ----------------------------------------------------------------
     def _on_rotation_edited(self, *args):
-        i, j = self._person(), self.doc.selected_joint
+        i, j = self.doc.person_to_edit(), self.doc.selected_joint
         if self._updating or i is None or j is None:
             return
         euler = [s.value() for s in self.sliders]
@@ -192,7 +188,7 @@ class PosePanel(QWidget):
         self.doc.set_pose(i, pose, f"Rotate {joint_label(JOINT_NAMES[j])}", drag=self._burst.token())
 
     def _on_position_edited(self, xyz):
-        i = self._person()
+        i = self.doc.person_to_edit()
         if self._updating or i is None:
             return
         pose = self.doc.pose_of(i)
@@ -216,7 +212,7 @@ class PosePanel(QWidget):
         from posebooth.assets.presets import PresetFileError
         from posebooth.assets.user_presets import save_user_preset
         from posebooth.ui import dialogs
-        i = self._person()
+        i = self.doc.person_to_edit()
         if i is None:
             return None
         if label is None:

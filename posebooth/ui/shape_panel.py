@@ -63,10 +63,6 @@ class ShapePanel(QWidget):
         super().showEvent(event)
         self.refresh()
 
-    def _person(self) -> int | None:
-        i = self.doc.selected_person
-        return i if i is not None and 0 <= i < len(self.doc.scene.people) else None
-
     def _body(self, spec):
         body_model = getattr(self.doc, "body_model", None)
         if body_model is not None:
@@ -77,7 +73,7 @@ class ShapePanel(QWidget):
     def refresh(self, *args):
         if not self.isVisible() or self._burst.dragging:
             return  # built lazily: the body may take long the first time
-        i = self._person()
+        i = self.doc.person_to_edit()
         self.setEnabled(i is not None)
         if i is None:
             self.title.setText("No person selected")
@@ -120,18 +116,18 @@ class ShapePanel(QWidget):
         self.params_box.setVisible(bool(names))
 
     def _on_edited(self, name: str, value: float):
-        i = self._person()
+        i = self.doc.person_to_edit()
         if self._updating or i is None:
             return
         self.doc.set_shape(i, name, float(value), drag=self._burst.token())
 
     def reset_shape(self):
-        i = self._person()
+        i = self.doc.person_to_edit()
         if i is not None and self.doc.scene.people[i].body.shape:
             self.doc.edit_person(i, lambda p: setattr(p.body, "shape", {}), "Reset shape")
 
     def _on_model_chosen(self, index: int):
-        i = self._person()
+        i = self.doc.person_to_edit()
         model = self.model_combo.itemData(index)
         if i is None or model == self.doc.scene.people[i].body.model:
             return

@@ -28,16 +28,49 @@ def ask_export_folder(parent: QWidget | None, title: str) -> str | None:
     return path or None
 
 
-class ExportJob(QObject):
+class ThreadedExport(QObject):
+    """export.driver.export_scene on a plain thread with progress signals;
+    subclasses say how (`_run`). `cancel` sets `_cancel`."""
+
     progress = Signal(int, int)      # frames done, frames to do
     finished = Signal(object)        # dataset.json's dict
     failed = Signal(str)
     cancelled = Signal()
+    thread_name = "posebooth-export"
 
+    def __init__(self, out_dir, frames, parent=None):
+        super().__init__(parent)
+        self.out_dir, self.frames = Path(out_dir), list(frames)
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._done = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+        self._thread.start()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def _frame_written(self, frame) -> None:
+        self._done += 1
+        self.progress.emit(self._done, len(self.frames))
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class ExportJob(ThreadedExport):
     def __init__(self, bridge, scene, out_dir, frames, *, model: dict, renderer_provider, body_for,
                  seed: int | None = None, strategy: str | None = None, parent=None):
-        super().__init__(parent)
-        self.bridge, self.out_dir, self.frames = bridge, Path(out_dir), list(frames)
+        super().__init__(out_dir, frames, parent)
+        self.bridge = bridge
         self.scene = scene.model_copy(deep=True)   # a snapshot: later edits do not reach the export
         self.model = dict(model)
         self.renderer_provider, self.body_for = renderer_provider, body_for
@@ -46,43 +79,25 @@ class ExportJob(QObject):
         self.size = generation_size(w, h)   # diffusion needs multiples of 8
         self.resized = self.size != (w, h)
         self.steps: WorkerSteps | None = None
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="posebooth-export", daemon=True)
-        self._thread.start()
 
     def cancel(self) -> None:
         """Stop within one denoising step; the folder keeps the finished frames (resumable)."""
-        self._cancel.set()
+        super().cancel()
         if self.steps is not None:
             self.steps.cancel()
-
-    def wait(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
 
     def _run(self) -> None:
         from posebooth.export.driver import export_scene
 
         generator, self.steps = worker_generator(self.bridge.worker, self.scene.generation, self.model,
                                                  seed=self.seed, strategy=self.strategy)
-        done = [0]
-
-        def on_frame(frame):
-            done[0] += 1
-            self.progress.emit(done[0], len(self.frames))
-
         try:
             if self._cancel.is_set():
                 self.cancel()
             manifest = export_scene(self.scene, self.out_dir, frames=self.frames,
                                     size=self.size if self.resized else None,
                                     generator=generator, renderer=self.renderer_provider(),
-                                    body_for=self.body_for, progress=False, on_frame=on_frame)
+                                    body_for=self.body_for, progress=False, on_frame=self._frame_written)
         except Exception as exc:  # export errors (folder, disk), pipeline errors: a message
             self.steps.cancel()       # a frame still generating is not wanted any more
             if self._cancel.is_set() or isinstance(exc, GenerationCancelled):
