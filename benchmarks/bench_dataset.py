@@ -47,9 +47,9 @@ def _run(mode: str, samples: int, size: int, folder: Path) -> tuple[float, float
 
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        t0 = time.perf_counter()   # warm-up: 4 samples start the workers and build their bodies
-        run_recipe(_recipe(samples + 4, size, 0).model_copy(update={"samples": 4}), folder / "warm",
-                   progress=False, **kwargs)
+        t0 = time.perf_counter()   # warm-up: start the workers, build each one's body and renderer, 8 samples
+        _warm_workers(mode, pool)
+        run_recipe(_recipe(8, size, 0), folder / "warm", progress=False, **kwargs)
         warm = time.perf_counter() - t0
         t0 = time.perf_counter()
         manifest = run_recipe(_recipe(samples, size, 1), folder / "run", progress=False, **kwargs)
@@ -63,6 +63,23 @@ def _run(mode: str, samples: int, size: int, folder: Path) -> tuple[float, float
         if pool is not None:
             pool.shutdown()
     return took, warm
+
+
+def _warm_workers(mode: str, pool) -> None:
+    """Both workers built (two long tasks at once go to two idle workers)."""
+    from posebooth.dataset.work import warm_worker
+
+    if mode == "2 processes":
+        pids = {f.result() for f in [pool.submit(warm_worker) for _ in range(2)]}
+    elif mode == "ray":
+        import ray
+
+        pids = set(ray.get([ray.remote(num_cpus=1)(warm_worker).remote() for _ in range(2)]))
+    else:
+        warm_worker()
+        return
+    if len(pids) != 2:
+        print(f"  (warning: {len(pids)} of 2 workers warmed)")
 
 
 def main() -> None:

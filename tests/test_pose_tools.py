@@ -170,6 +170,19 @@ def test_clamp_leaves_inside_rotations_unchanged_and_is_idempotent():
     np.testing.assert_array_equal(jl.clamp_rotvec(0, [3.0, 0, 0]), [3.0, 0, 0])   # the root is free
 
 
+
+def test_clamping_many_poses_at_once_matches_joint_by_joint():
+    rng = np.random.default_rng(8)
+    poses = rng.normal(0, 1.2, (5, 2, 23, 3))
+    poses[0, 0] = 0.0
+    poses[1, 1, 4] = [np.pi, 0, 0]                      # a half turn: the swing's special case
+    batch = jl.clamp_body_rotvecs(poses)
+    assert batch.shape == poses.shape
+    for idx in np.ndindex(5, 2):
+        one = np.array([jl.clamp_rotvec(j + 1, poses[idx][j]) for j in range(23)])
+        np.testing.assert_array_equal(batch[idx], one)
+        assert all(jl.within_limits(j + 1, batch[idx][j]) for j in range(23))
+
 def test_decompose_compose_round_trip():
     rng = np.random.default_rng(8)
     for j in (1, 4, 10, 13, 16, 18):

@@ -32,7 +32,10 @@ class Body:
             from posebooth.viewport.normals import vertex_normals
 
             self._tree = cKDTree(self.vertices)
-            self._normals = np.asarray(vertex_normals(self.vertices.astype(np.float32), self.faces), np.float64)
+            # vertex_normals are area-weighted for the shader: unit length here,
+            # or "behind by more than 1 cm" would compare against a tiny scale.
+            normals = np.asarray(vertex_normals(self.vertices.astype(np.float32), self.faces), np.float64)
+            self._normals = normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
         return self._tree, self._normals
 
     def inside_count(self, points: np.ndarray, tolerance: float = TOLERANCE_M) -> int:

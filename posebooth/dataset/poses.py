@@ -113,7 +113,7 @@ class PoseLibrary:
 
     def draw(self, rng: np.random.Generator) -> Clip:
         """One person's clip, augmented."""
-        from posebooth.assets.joint_limits import clamp_rotvec
+        from posebooth.assets.joint_limits import clamp_body_rotvecs
         from posebooth.assets.pose_tools import mirror_rotvec
         from posebooth.assets.smpl_skeleton import MIRROR
 
@@ -132,7 +132,5 @@ class PoseLibrary:
             name += "+mirror"
         if a.joint_noise_deg > 0:
             noise = rng.normal(0.0, np.radians(a.joint_noise_deg), (23, 3))   # the same all clip long
-            for j in range(1, 24):
-                for f in range(len(rot)):
-                    rot[f, j] = clamp_rotvec(j, rot[f, j] + noise[j - 1])
+            rot[:, 1:] = clamp_body_rotvecs(rot[:, 1:] + noise)
         return Clip(name, rot, transl)

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from posebooth.assets.posing import pose_people_frames
+from posebooth.assets.posing import PosedPerson, pose_people_frames
 from posebooth.dataset.placement import Body, interpenetrate
 from posebooth.dataset.poses import Clip, PoseLibrary
 from posebooth.dataset.shapes import describe, draw_shape
 from posebooth.scene.camera import Camera, look_at
 from posebooth.scene.model import (BodySpec, CameraKey, CameraSpec, Generation, Intrinsics, Person, PoseKey,
                                    Scene, Timeline)
+from posebooth.scene.tracks import pose_at
 
 SENSOR_MM = 36.0
 PALETTE = ((0.80, 0.72, 0.64), (0.62, 0.72, 0.86), (0.86, 0.66, 0.62), (0.66, 0.82, 0.66),
@@ -73,12 +74,32 @@ def _scene(people, recipe, frames: int) -> Scene:
     return Scene(people=people, timeline=Timeline(fps=recipe.fps, start=0, end=frames - 1))
 
 
-def _moved(posed, clip: Clip, yaw: float, where: np.ndarray) -> Body:
-    """A canonically posed person (yaw 0, first pelvis at x = z = 0) turned and moved as _placed does."""
-    turn = Rotation.from_rotvec([0.0, yaw, 0.0])
-    origin = clip.transl[0] * [1.0, 0.0, 1.0]
-    vertices = turn.apply(np.asarray(posed.vertices, np.float64) - origin) + [where[0], 0.0, where[1]]
-    return Body(vertices, posed.faces)
+def _turn_and_shift(yaw: float, where: np.ndarray):
+    """The rigid motion taking the canonically placed clip (_placed with yaw 0
+    and its first pelvis at x = z = 0) to its place: points -> turn(points) + shift."""
+    turn = Rotation.from_rotvec([0.0, yaw, 0.0]).as_matrix()
+    return lambda pts: np.asarray(pts, np.float64) @ turn.T + [where[0], 0.0, where[1]]
+
+
+def _moved(posed, yaw: float, where: np.ndarray) -> Body:
+    """A canonically posed person turned and moved as _placed does (for the placement test)."""
+    return Body(_turn_and_shift(yaw, where)(posed.vertices), posed.faces)
+
+
+def _moved_posed(posed: PosedPerson, person: Person, frame: int, yaw: float, where: np.ndarray) -> PosedPerson:
+    """The canonically posed person as the placed `person` poses at `frame`.
+    A turn about +Y and a shift on the ground is exactly what the root's
+    orientation and translation do, and grounding (a vertical offset) commutes
+    with both, so the placed body is the canonical mesh moved rigidly: no
+    second body call (float32 rounding aside, the numbers posing the saved
+    scene gives)."""
+    move = _turn_and_shift(yaw, where)
+    f32 = lambda pts: move(pts).astype(np.float32)   # noqa: E731
+    dy = posed.ground_offset
+    pose = pose_at(person, frame)
+    return replace(posed, pose=replace(pose, transl=pose.transl + [0.0, dy, 0.0]), vertices=f32(posed.vertices),
+                   joints=f32(posed.joints), coco17=f32(posed.coco17),
+                   hand21=None if posed.hand21 is None else f32(posed.hand21))
 
 
 def _positions(rng, n: int, spacing) -> np.ndarray:
@@ -157,16 +178,16 @@ def draw_sample(recipe, index: int, library: PoseLibrary, body_for, seed: int | 
     frames = recipe.clip_frames
     check = sorted({0, frames // 2, frames - 1})
     people = [_person(k, clips[k], shapes[k], 0.0, np.zeros(2)) for k in range(n)]
-    canonical = pose_people_frames(_scene(people, recipe, frames), check, body_for)
+    canonical = pose_people_frames(_scene(people, recipe, frames), range(frames), body_for)
     tries = 0
     while True:
         # Each try moves the canonically posed meshes rigidly (a turn about +Y
         # and a shift on the ground is exactly what the root parameters do),
-        # so only the final layout is posed again.
+        # so the final layout is never posed again.
         tries += 1
         where = _positions(rng["placement"], n, recipe.placement.spacing_m)
         yaws = rng["placement"].uniform(-math.pi, math.pi, n)
-        moved = [[_moved(frame[k], clips[k], yaws[k], where[k]) for k in range(n)] for frame in canonical]
+        moved = [[_moved(canonical[f][k], yaws[k], where[k]) for k in range(n)] for f in check]
         clash = any(interpenetrate(a, b) for bodies in moved for i, a in enumerate(bodies) for b in bodies[i + 1:])
         if not clash or n == 1:
             break
@@ -176,7 +197,8 @@ def draw_sample(recipe, index: int, library: PoseLibrary, body_for, seed: int | 
             canonical = [frame[:n] for frame in canonical]
     people = [_person(k, clips[k], shapes[k], yaws[k], where[k]) for k in range(n)]
     scene = _scene(people, recipe, frames)
-    posed = pose_people_frames(scene, range(frames), body_for)
+    posed = [[_moved_posed(canonical[f][k], people[k], f, yaws[k], where[k]) for k in range(n)]
+             for f in range(frames)]
     verts = np.concatenate([p.vertices for frame in posed for p in frame])
     camera = _camera(rng["camera"], recipe, verts, frames)
     prompt = _prompt(rng["prompt"], recipe, shapes)

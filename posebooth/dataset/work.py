@@ -9,6 +9,7 @@ people in one call: a sample is the same bytes wherever it is made.
 """
 from __future__ import annotations
 
+import functools
 import json
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -172,14 +173,36 @@ def load_model(recipe: Recipe):
 
 
 def maker_for(recipe_json: str, out_dir: str, model: bool = True) -> SampleMaker:
+    """This worker process's maker for a run. The EGL renderer outlives runs
+    (a pool or a Ray worker kept warm across runs does not build it again)."""
     recipe = Recipe.model_validate_json(recipe_json)
     key = f"{recipe.digest()}:{out_dir}:{model}"
     if key not in _MAKERS:
         for old in _MAKERS.values():   # one run at a time per process
             old.close()
         _MAKERS.clear()
-        _MAKERS[key] = SampleMaker(recipe, out_dir, model=model)
+        _MAKERS[key] = SampleMaker(recipe, out_dir, renderer=_process_renderer(), model=model)
     return _MAKERS[key]
+
+
+def warm_worker() -> int:
+    """Build this worker's anny body and renderer now (what its first
+    sample would otherwise pay for); returns the process id."""
+    import os
+
+    from posebooth.assets.registry import get_body
+    from posebooth.scene.model import BodySpec
+
+    get_body(BodySpec(model="anny"))
+    _process_renderer()
+    return os.getpid()
+
+
+@functools.lru_cache(maxsize=1)
+def _process_renderer():
+    from posebooth.viewport.headless import HeadlessRenderer
+
+    return HeadlessRenderer()
 
 
 def make_chunk(recipe_json: str, out_dir: str, indices: list[int]) -> list[dict]:
