@@ -43,8 +43,8 @@ def test_hand_presets_are_the_files_right_hands_and_their_mirrors():
 
 
 def test_face_presets_use_annys_facial_actions():
-    from posebooth.assets.anny_body import _import_anny
-    _import_anny()   # anny without TorchDynamo, as the app imports it
+    from posebooth.assets.anny_body import import_anny
+    import_anny()   # anny without TorchDynamo, as the app imports it
     from anny.models.facial_actions import FACIAL_ACTION_LABELS
     assert FACIAL_ACTIONS == tuple(FACIAL_ACTION_LABELS)
     assert FACE_PRESETS == ("neutral", "smile", "laugh", "surprise", "anger", "sadness", "eyes-closed", "wink")

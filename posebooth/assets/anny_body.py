@@ -61,7 +61,7 @@ def _install_concrete_broadcast_shapes() -> None:
     torch.broadcast_shapes = broadcast_shapes
 
 
-def _import_anny():
+def import_anny():
     """Import anny (and anny.paths) without importing TorchDynamo.
 
     anny's rotation library, roma, wraps two functions in torch._dynamo.disable
@@ -96,7 +96,7 @@ def _build_anny(phenotypes: str):
     """
     cache = prepare_anny_cache()   # an unusable cache folder: one clear error, first
     configure_warp()   # before anny's warp skinning initialises warp
-    anny = _import_anny()
+    anny = import_anny()
 
     anny.paths.set_anny_cache_path(cache)
     before = set(cache.rglob("*.safetensors"))
@@ -152,7 +152,7 @@ class AnnyBody:
     name = "anny"
 
     def __init__(self, phenotypes: str = "default"):
-        anny = _import_anny()
+        anny = import_anny()
 
         t0 = time.perf_counter()
         model = _build_anny(phenotypes)

@@ -203,9 +203,10 @@ def add_dataset_arguments(sub) -> None:
     p.add_argument("--force", action="store_true", help="fit again shards already fitted with these settings")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_fit_smpl)
-    p = dsub.add_parser("export", help="write a dataset in another tool's layout (bedlam, hmr2, coco, anny)")
+    p = dsub.add_parser("export", help="write a dataset in another tool's layout (bedlam, hmr2, coco, anny, "
+                        "coco-wholebody)")
     p.add_argument("dir", metavar="DIR")
-    p.add_argument("--format", required=True, metavar="FORMAT", help="bedlam, hmr2, coco or anny")
+    p.add_argument("--format", required=True, metavar="FORMAT", help="bedlam, hmr2, coco, anny or coco-wholebody")
     p.add_argument("--out", required=True, metavar="X", help="the folder to export into (new or empty)")
     p.add_argument("--allow-incomplete", action="store_true", help="export the assembled shards of an "
                    "unfinished dataset")

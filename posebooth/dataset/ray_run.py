@@ -10,9 +10,12 @@ into the output folder, which every node must see at the same path (a
 shared filesystem: NFS, Lustre, a mounted bucket). A task that fails or
 whose node dies is retried, and a dead actor restarts (a retry skips the
 samples already on disk); a driver that dies leaves what was written, and
-a re-run resumes.
-With no address, a local Ray instance is started (and stopped at the end;
-a run killed with SIGKILL leaves it running: `ray stop` ends it).
+a re-run resumes (tests/test_dataset_ray_driver_death.py).
+With no address, a local Ray instance is started (and stopped at the end).
+Ray ties its processes to the driver, so a driver killed even with SIGKILL
+takes them along: its tasks may write a sample or two more first (harmless:
+atomic files, the same bytes whoever writes them), and Ray's agents end
+themselves within about a minute.
 """
 from __future__ import annotations
 

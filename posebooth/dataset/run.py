@@ -104,12 +104,14 @@ def run_recipe(recipe: Recipe, out_dir, *, workers: int = 1, ray_address: str | 
 def finish(writer: SampleWriter, recipe: Recipe) -> dict:
     """Assemble the complete shards and write dataset.json (complete: every
     sample on disk and every shard assembled)."""
+    from importlib.metadata import version
+
     from posebooth import __version__
 
-    import anny
-
     s = writer.settings
-    body_version = f"anny {anny.__version__}"
+    # The installed version, not `import anny`: that imports torch, seconds a
+    # Ray or multi-process driver (which never poses a body) need not spend.
+    body_version = f"anny {version('anny')}"
     prov = provenance(recipe, body_version)
     shards = range(shard_of(recipe.samples - 1, recipe.output.shard_size) + 1)
     stats = {"samples_done": 0, "people": 0, "placement_tries": 0}

@@ -36,6 +36,21 @@ def _kpts(kp: np.ndarray) -> list[float]:
     return [float(v) if i % 3 < 2 else int(v) for i, v in enumerate(out.reshape(-1))]
 
 
+def wholebody_fields(kp133: np.ndarray, size) -> dict:
+    """One person's COCO-WholeBody part fields (`*_kpts`, `*_valid`,
+    `*_box`) from its 133 (x, y, v) keypoints; size (W, H) of the image.
+    Shared by the scene export and the recipe dataset export."""
+    kp = np.asarray(kp133, np.float64)
+    out = {}
+    for part, sl in _PARTS.items():
+        pts = kp[sl]
+        out[f"{part}_kpts"] = _kpts(pts)
+        out[f"{part}_valid"] = bool((pts[:, 2] == 2).any())
+        if part != "foot":
+            out[f"{part}_box"] = _box(pts, size)
+    return out
+
+
 def coco_wholebody_dataset(frames, image_folder: str, size, wholebody133: np.ndarray, bbox, mask_area,
                            mask_rle=None) -> dict:
     """coco.json's dataset (export.coco) with each annotation carrying the
@@ -44,12 +59,6 @@ def coco_wholebody_dataset(frames, image_folder: str, size, wholebody133: np.nda
     data = coco_dataset(frames, image_folder, size, wb[:, :, BODY], bbox, mask_area, mask_rle)
     index = {int(f): n for n, f in enumerate(frames)}
     for ann in data["annotations"]:
-        kp = wb[index[ann["image_id"] - 1], ann["person_index"] - 1]
-        for part, sl in _PARTS.items():
-            pts = kp[sl]
-            ann[f"{part}_kpts"] = _kpts(pts)
-            ann[f"{part}_valid"] = bool((pts[:, 2] == 2).any())
-            if part != "foot":
-                ann[f"{part}_box"] = _box(pts, size)
+        ann.update(wholebody_fields(wb[index[ann["image_id"] - 1], ann["person_index"] - 1], size))
     data["categories"][0]["keypoints_wholebody"] = list(WHOLEBODY_NAMES)
     return data

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from posebooth.dataset.exports.source import SourceError, open_dataset
 
-FORMATS = ("bedlam", "hmr2", "coco", "anny")
+FORMATS = ("bedlam", "hmr2", "coco", "anny", "coco-wholebody")
 EXPORT_FILE = "export.json"
 EXPORT_FORMAT = "posebooth-dataset-export"
 
@@ -45,7 +45,7 @@ def export_dataset(folder, fmt: str, out, allow_incomplete: bool = False) -> dic
             "source": str(Path(os.path.realpath(source.root))), "image_root": "source",
             "source_complete": bool(source.manifest.complete), "shards": source.shards, "complete": False}
     _write_meta(target, {**meta, "files": previous})
-    module = importlib.import_module(f"posebooth.dataset.exports.{fmt}")
+    module = importlib.import_module(f"posebooth.dataset.exports.{fmt.replace('-', '_')}")
     written: Written = module.export(source, target)
     meta.update(written.meta, rows=written.rows, images=written.images, notes=written.notes,
                 files=sorted(written.files), complete=True)
@@ -102,7 +102,8 @@ def _write_meta(target, meta: dict) -> None:
 _TITLES = {"bedlam": "BEDLAM training labels (pixelite1201/BEDLAM, train/dataset/dataset.py)",
            "hmr2": "4D-Humans / HMR 2.0 webdataset shards (hmr2/datasets/image_dataset.py)",
            "coco": "COCO person keypoints (pycocotools)",
-           "anny": "anny-native parameters (anny.Anny, pose_parameterization='local-ref')"}
+           "anny": "anny-native parameters (anny.Anny, pose_parameterization='local-ref')",
+           "coco-wholebody": "COCO-WholeBody keypoints (xtcocotools; mmpose's CocoWholeBodyDataset)"}
 
 
 def _readme(meta: dict) -> str:

@@ -59,21 +59,31 @@ def _annotations(source, shard, first_id: int) -> tuple[list[dict], list[dict]]:
     return list(images.values()), anns
 
 
-def export(source, out):
-    from posebooth.dataset.exports import Written
-
+def coco_document(source, add_fields=None) -> dict:
+    """The whole dataset's COCO dict, one shard in memory at a time;
+    add_fields(source, shard, anns) may add fields to a shard's annotations
+    (the coco-wholebody export's parts)."""
     images, anns = [], []
     for shard_index in source.shards:
         shard = source.load_shard(shard_index)
         more_images, more_anns = _annotations(source, shard, len(anns) + 1)
+        if add_fields is not None:
+            add_fields(source, shard, more_anns)
         images += more_images
         anns += more_anns
-    data = {
+    return {
         "info": {"description": "PoseBooth synthetic people", "version": "1"},
         "licenses": [], "images": images, "annotations": anns,
         "categories": [{"id": 1, "name": "person", "supercategory": "person", "keypoints": list(COCO17_NAMES),
                         "skeleton": [list(e) for e in COCO17_SKELETON]}],
     }
+
+
+def export(source, out):
+    from posebooth.dataset.exports import Written
+
+    data = coco_document(source)
+    images, anns = data["images"], data["annotations"]
     out.write_bytes(FILE, (json.dumps(data, allow_nan=False) + "\n").encode("utf-8"))
     notes = [f"{FILE}: COCO person keypoints for pycocotools; v = 2 visible, 1 occluded (inside the image), "
              "0 not labelled (outside the image or behind the camera); bbox and area are of the visible mask"]

@@ -35,6 +35,9 @@ ROW_SPEC: dict[str, tuple[str, tuple[int, ...]]] = {
     "cam_K": ("f", (3, 3)), "cam_ext": ("f", (4, 4)), "sample": ("iu", ()), "frame": ("iu", ()),
     "person": ("iu", ()), "image": ("iu", ()),
 }
+# Row keys of newer datasets: checked when present and kept (an export that needs one says so).
+OPTIONAL_ROW_SPEC: dict[str, tuple[str, tuple[int, ...]]] = {"wholebody133": ("f", (133, 3)),
+                                                             "wholebody133_cam": ("f", (133, 3))}
 FIT_SPEC = {"betas": (FIT_BETAS,), "global_orient": (3,), "body_pose": (69,), "transl_smplx": (3,), "j0": (3,)}
 
 
@@ -196,6 +199,9 @@ def _check_rows(rows: dict, where: str, m: Manifest, shard: int) -> dict[str, np
     n = len(np.atleast_1d(rows["sample"]))
     for key, (kinds, tail) in ROW_SPEC.items():
         _check_shape(rows[key], key, kinds, tail, n, where)
+    for key, (kinds, tail) in OPTIONAL_ROW_SPEC.items():
+        if key in rows:
+            _check_shape(rows[key], key, kinds, tail, n, where)
     lo, hi = shard * m.shard_size, min((shard + 1) * m.shard_size, m.samples)
     checks = (("sample", (rows["sample"] >= lo) & (rows["sample"] < hi), f"in {lo}..{hi - 1} (this shard)"),
               ("frame", (rows["frame"] >= 0) & (rows["frame"] < m.clip_frames), f"in 0..{m.clip_frames - 1}"),
@@ -213,7 +219,7 @@ def _check_rows(rows: dict, where: str, m: Manifest, shard: int) -> dict[str, np
         bad = np.flatnonzero(~np.asarray(good).reshape(n, -1).all(axis=1))
         if bad.size:
             raise SourceError(f"{where}: {key!r} row {bad[0]}: must be {allowed}")
-    return {k: rows[k] for k in ROW_SPEC}
+    return {k: rows[k] for k in (*ROW_SPEC, *OPTIONAL_ROW_SPEC) if k in rows}
 
 
 def _rotations(ext: np.ndarray) -> np.ndarray:
