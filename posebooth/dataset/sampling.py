@@ -187,9 +187,10 @@ def draw_sample(recipe, index: int, library: PoseLibrary, body_for, seed: int | 
         tries += 1
         where = _positions(rng["placement"], n, recipe.placement.spacing_m)
         yaws = rng["placement"].uniform(-math.pi, math.pi, n)
+        if n == 1:
+            break
         moved = [[_moved(canonical[f][k], yaws[k], where[k]) for k in range(n)] for f in check]
-        clash = any(interpenetrate(a, b) for bodies in moved for i, a in enumerate(bodies) for b in bodies[i + 1:])
-        if not clash or n == 1:
+        if not any(interpenetrate(a, b) for bodies in moved for i, a in enumerate(bodies) for b in bodies[i + 1:]):
             break
         if tries >= recipe.placement.max_tries:   # give up on this many people: one fewer
             n -= 1
