@@ -183,3 +183,20 @@ def test_a_kind_the_union_model_has_no_mode_for_is_one_line(presets_file, tmp_pa
     with pytest.raises(GenerationError) as info:
         load_backend("tiny-flux-controlnet", LoadOptions(device="cpu", presets_file=str(path)))
     assert "no control mode for normal" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize("kind", ["flux-controlnet", "sd3-controlnet"])
+def test_a_noise_prediction_scheduler_on_a_flow_model_is_one_line(backends, kind):
+    """dpm++2m on FLUX / SD3.5 would run into the pipeline's set_timesteps(mu=...) or
+    give noise: the request is refused, naming the model's own kind, and the model still works."""
+    b = backends[kind]
+    errors = []
+    worker = GenerationWorker(on_error=lambda rid, m: errors.append(m), backend=b)
+    worker.submit(request(scheduler="dpm++2m"))
+    worker.wait_idle(120)
+    worker.shutdown()
+    assert len(errors) == 1 and "\n" not in errors[0]
+    assert "'dpm++2m' does not fit this model: it is a flow-matching model" in errors[0], errors[0]
+    assert type(b.pipe.scheduler).__name__ == "FlowMatchEulerDiscreteScheduler"
+    assert run(b, request(seed=3)).image.shape == (S, S, 3)

@@ -97,7 +97,7 @@ class Backend:
         return self._img2img
 
     def set_scheduler(self, name: str) -> None:
-        scheduler = make_scheduler(name, self.pipe.scheduler.config)
+        scheduler = make_scheduler(name, self.pipe.scheduler)
         for pipe in (self.pipe, self._img2img):
             if pipe is not None:
                 pipe.scheduler = scheduler

@@ -193,7 +193,7 @@ def load_backend(
     if spec.scheduler:
         from posebooth.pipeline.schedulers import make_scheduler
 
-        pipe.scheduler = make_scheduler(spec.scheduler, pipe.scheduler.config)
+        pipe.scheduler = make_scheduler(spec.scheduler, pipe.scheduler)
     progress(0.85, f"Moving to {device.type} ({str(dtype).replace('torch.', '')})")
     backend = backend_for_pipeline(
         pipe,

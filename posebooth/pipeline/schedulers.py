@@ -30,8 +30,12 @@ def scheduler_names() -> list[str]:
     return list(ALIASES)
 
 
-def make_scheduler(name: str, base_config: Any):
-    """A new scheduler of kind `name`, keeping the model's training config (betas, prediction type)."""
+def make_scheduler(name: str, base: Any):
+    """A new scheduler of kind `name`, keeping the model's training config
+    (betas, prediction type). base: the model's scheduler (or its config).
+    A flow-matching model (FLUX, SD3.5) and a noise-prediction one (SD1.5,
+    SDXL) each take only their own kind: the other would run and give noise,
+    or fail deep inside the pipeline."""
     import diffusers
 
     cls_name, extra = ALIASES.get(name.lower(), (name, {}))
@@ -40,7 +44,18 @@ def make_scheduler(name: str, base_config: Any):
         raise ValueError(
             f"unknown scheduler {name!r}; use one of {', '.join(ALIASES)} or a diffusers scheduler class name"
         )
-    return cls.from_config(base_config, **extra)
+    config = getattr(base, "config", base)
+    if hasattr(base, "config") and _flow_matching(type(base).__name__) != _flow_matching(cls_name):
+        kind = "a flow-matching model" if _flow_matching(type(base).__name__) else "a noise-prediction model"
+        fits = ("FlowMatchEulerDiscreteScheduler" if _flow_matching(type(base).__name__)
+                else ", ".join(a for a in ALIASES))
+        raise ValueError(f"scheduler {name!r} does not fit this model: it is {kind} "
+                         f"({type(base).__name__}); use {fits}")
+    return cls.from_config(config, **extra)
+
+
+def _flow_matching(cls_name: str) -> bool:
+    return cls_name.startswith("FlowMatch")
 
 
 def scheduler_label(scheduler: Any) -> str:
