@@ -120,6 +120,9 @@ class Generation(_Strict):
     guidance: float = Field(default=7.5, ge=0.0, le=50.0)
     controls: list[Literal["depth", "openpose", "normal"]] = Field(default_factory=lambda: ["depth"],
                                                                    min_length=1, max_length=3)
+    # What the openpose control shows: the body, the body and hands, or body, hands and face
+    # (controlnet_aux "openpose_full"); the dataset's control/ images are what the model gets.
+    openpose: Literal["body", "body+hands", "full"] = "body"
     seed_policy: Literal["per-sample", "fixed"] = "per-sample"
     clip_strategy: Literal["fixed-seed", "previous-frame", "cross-frame-attention"] = "fixed-seed"
     device: str = Field(default="auto", max_length=32)      # auto | cpu | cuda | cuda:N | mps
@@ -170,6 +173,8 @@ class Recipe(_Strict):
         data = self.model_dump(mode="json")
         if data["generation"].get("score") is None:   # recipes from before [generation.score] keep their digest
             data["generation"].pop("score", None)
+        if data["generation"].get("openpose") == "body":   # and from before generation.openpose
+            data["generation"].pop("openpose", None)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 

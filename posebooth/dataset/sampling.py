@@ -207,10 +207,14 @@ def draw_sample(recipe, index: int, library: PoseLibrary, body_for, seed: int | 
     gen_seed = recipe.seed if g.seed_policy == "fixed" else int(rng["prompt"].integers(0, 2**63 - 1))
     scene = scene.model_copy(update={"camera": camera, "generation": Generation(
         model=g.model or "none", prompt=prompt, negative_prompt=recipe.prompt.negative, seed=gen_seed,
-        steps=g.steps, guidance=g.guidance, controls=[{"kind": k} for k in g.controls],
+        steps=g.steps, guidance=g.guidance, controls=[_control(k, g) for k in g.controls],
         identity=_identity(g.identity))})
     return Sample(index, scene, posed, prompt, recipe.prompt.negative, gen_seed, tries,
                   tuple(c.name for c in clips))
+
+
+def _control(kind: str, g) -> dict:
+    return {"kind": kind, "openpose": g.openpose} if kind == "openpose" else {"kind": kind}
 
 
 @functools.lru_cache(maxsize=4)

@@ -64,7 +64,8 @@ class SampleMaker:
         sample = draw_sample(self.recipe, index, self.library, self.body_for)
         passes = ["rgb"] + [p for p in ("normal", "parts") if p in self.writer.passes]
         rendered = [render_frame(self.renderer, people, camera_at(sample.scene.camera, f), f, passes=passes,
-                                 controls=self.writer.control_kinds or self.recipe.generation.controls)
+                                 controls=self.writer.control_kinds or self.recipe.generation.controls,
+                                 openpose=self.recipe.generation.openpose)
                     for f, people in enumerate(sample.posed)]
         return sample, rendered
 
