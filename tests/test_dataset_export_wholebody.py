@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from hostile_harness import assert_clear_error, run_cli
-from test_dataset_exports import _fake_dataset
+from test_dataset_exports import _fake_dataset, _truth
 
 PX = 0.01   # the export rounds to 3 decimals; a half-pixel convention slip would show
 RECIPE = {"samples": 3, "clip_frames": 1, "camera": {"size": [64, 64]}, "people": {"count": [1, 2]},
@@ -60,17 +60,6 @@ def exported(tmp_path_factory, hr):
     meta = json.loads((out / "export.json").read_text())
     assert meta["complete"] is True and meta["target"] == "coco-wholebody" and meta["files"] == ["coco_wholebody.json"]
     return root, out / "coco_wholebody.json"
-
-
-def _truth(root: Path) -> dict:
-    """Every shard's rows, keyed by (image id, person)."""
-    rows = {}
-    for npz in sorted(root.glob("shards/*/annotations.npz")):
-        with np.load(npz) as z:
-            a = {k: z[k] for k in z.files}
-        for r in range(len(a["sample"])):
-            rows[int(a["image"][r]), int(a["person"][r])] = {k: v[r] for k, v in a.items()}
-    return rows
 
 
 def _pinhole(K, points) -> np.ndarray:
