@@ -6,6 +6,13 @@ numpy generator seeded with (seed, index) alone. Separate child streams feed
 people, poses, shapes, placement, camera and prompt, so changing one part of
 a recipe does not reshuffle the others. Bodies are posed here (the placement
 test needs their meshes), and the posed frames are handed on to rendering.
+
+A preset's support comes with its person (dataset.poses.Clip): an "air"
+pose is not grounded (its soles stay the preset's height up, whatever the
+body's shape), and its props (the seat of "sitting", fitted to the body:
+dataset.preset_support) are turned and moved with the person, tested for
+clashes with the other people and framed by the camera. Neither draws from
+any stream, so samples without such presets are unchanged.
 """
 from __future__ import annotations
 
@@ -17,8 +24,11 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from posebooth.assets.posing import PosedPerson, pose_people_frames
+from posebooth.assets.props import place_prop
 from posebooth.dataset.placement import Body, interpenetrate
 from posebooth.dataset.poses import Clip, PoseLibrary
+from posebooth.dataset.preset_support import canonical_props, fitted_props, moved_prop
+from posebooth.dataset.prop_solids import PropSolid
 from posebooth.dataset.shapes import describe, draw_shape
 from posebooth.scene.camera import Camera, look_at
 from posebooth.scene.model import (BodySpec, CameraKey, CameraSpec, Generation, Intrinsics, Person, PoseKey,
@@ -44,10 +54,14 @@ class Sample:
 
     @property
     def meta(self) -> dict:
-        return {"index": self.index, "prompt": self.prompt, "negative_prompt": self.negative_prompt,
+        meta = {"index": self.index, "prompt": self.prompt, "negative_prompt": self.negative_prompt,
                 "generation_seed": self.generation_seed, "placement_tries": self.placement_tries,
                 "people": len(self.scene.people), "pose_sources": list(self.pose_sources),
                 "shapes": [dict(p.body.shape) for p in self.scene.people]}
+        if self.scene.props:   # only samples with props have the key: the others stay byte-identical
+            from posebooth.assets.props import prop_records
+            meta["props"] = prop_records(self.scene)
+        return meta
 
 
 def sample_rngs(seed: int, index: int) -> dict[str, np.random.Generator]:
@@ -55,23 +69,48 @@ def sample_rngs(seed: int, index: int) -> dict[str, np.random.Generator]:
     return {name: np.random.default_rng(s) for name, s in zip(_STREAMS, children)}
 
 
-def _placed(clip: Clip, yaw: float, where: np.ndarray) -> list[PoseKey]:
-    """The clip turned by `yaw` about +Y and moved so its first pelvis is at `where` (x, z)."""
+def _placed(clip: Clip, yaw: float, where: np.ndarray, lift: float | None = None) -> list[PoseKey]:
+    """The clip turned by `yaw` about +Y and moved so its first pelvis is at
+    `where` (x, z); `lift` metres up (an "air" person, not grounded)."""
     turn = Rotation.from_rotvec([0.0, yaw, 0.0])
     origin = clip.transl[0] * [1.0, 0.0, 1.0]
     transl = turn.apply(clip.transl - origin) + [where[0], 0.0, where[1]]
+    if lift is not None:
+        transl = transl + [0.0, lift, 0.0]
     root = (turn * Rotation.from_rotvec(clip.rotvecs[:, 0])).as_rotvec()
     return [PoseKey(frame=f, global_orient=root[f].tolist(), body_pose=clip.rotvecs[f, 1:].ravel().tolist(),
                     transl=transl[f].tolist()) for f in range(len(transl))]
 
 
-def _person(k: int, clip: Clip, shape: dict, yaw: float, where: np.ndarray) -> Person:
+def _person(k: int, clip: Clip, shape: dict, yaw: float, where: np.ndarray, lift: float | None = None) -> Person:
     return Person(name=f"Person {k + 1}", color=list(PALETTE[k % len(PALETTE)]),
-                  body=BodySpec(model="anny", shape=shape), keys=_placed(clip, yaw, where))
+                  body=BodySpec(model="anny", shape=shape), keys=_placed(clip, yaw, where, lift),
+                  on_ground=lift is None)
 
 
-def _scene(people, recipe, frames: int) -> Scene:
-    return Scene(people=people, timeline=Timeline(fps=recipe.fps, start=0, end=frames - 1))
+def _scene(people, recipe, frames: int, props=()) -> Scene:
+    return Scene(people=people, timeline=Timeline(fps=recipe.fps, start=0, end=frames - 1), props=list(props))
+
+
+def _lifted(posed: PosedPerson, up: float) -> PosedPerson:
+    """A grounded canonical person raised by `up` metres: what posing the
+    person's keys (lifted by its ground offset + `up`, on_ground off) gives."""
+    lift = np.float32([0.0, up, 0.0])
+    return replace(posed, pose=replace(posed.pose, transl=posed.pose.transl + [0.0, up, 0.0]),
+                   vertices=posed.vertices + lift, joints=posed.joints + lift, coco17=posed.coco17 + lift,
+                   hand21=None if posed.hand21 is None else posed.hand21 + lift, ground_offset=0.0)
+
+
+def _clash(moved: list[list[Body]], solids: list[list[PropSolid]]) -> bool:
+    """Do two people interpenetrate (in any checked frame), a person and
+    another person's prop, or two people's props?"""
+    n = len(solids)
+    if any(interpenetrate(a, b) for bodies in moved for i, a in enumerate(bodies) for b in bodies[i + 1:]):
+        return True
+    return (any(interpenetrate(bodies[i], s) for bodies in moved for i in range(n) for j in range(n) if j != i
+                for s in solids[j])
+            or any(interpenetrate(a, b) for i in range(n) for j in range(i + 1, n) for a in solids[i]
+                   for b in solids[j]))
 
 
 def _turn_and_shift(yaw: float, where: np.ndarray):
@@ -179,6 +218,14 @@ def draw_sample(recipe, index: int, library: PoseLibrary, body_for, seed: int | 
     check = sorted({0, frames // 2, frames - 1})
     people = [_person(k, clips[k], shapes[k], 0.0, np.zeros(2)) for k in range(n)]
     canonical = pose_people_frames(_scene(people, recipe, frames), range(frames), body_for)
+    # What a preset rests on: "air" stays up by the preset's height (grounded
+    # first, so any body shape), props fitted to the body (canonical frame).
+    lifts = [canonical[0][k].ground_offset + clips[k].air_m if clips[k].contact == "air" else None
+             for k in range(n)]
+    canonical = [[p if lifts[k] is None else _lifted(p, clips[k].air_m) for k, p in enumerate(frame)]
+                 for frame in canonical]
+    props = [fitted_props(canonical_props(clips[k]), [frame[k].vertices for frame in canonical],
+                          canonical[0][k].part_labels) if clips[k].props else [] for k in range(n)]
     tries = 0
     while True:
         # Each try moves the canonically posed meshes rigidly (a turn about +Y
@@ -190,17 +237,21 @@ def draw_sample(recipe, index: int, library: PoseLibrary, body_for, seed: int | 
         if n == 1:
             break
         moved = [[_moved(canonical[f][k], yaws[k], where[k]) for k in range(n)] for f in check]
-        if not any(interpenetrate(a, b) for bodies in moved for i, a in enumerate(bodies) for b in bodies[i + 1:]):
+        solids = [[PropSolid(moved_prop(p, yaws[k], where[k])) for p in props[k]] for k in range(n)]
+        if not _clash(moved, solids):
             break
         if tries >= recipe.placement.max_tries:   # give up on this many people: one fewer
             n -= 1
-            clips, shapes = clips[:n], shapes[:n]
+            clips, shapes, lifts, props = clips[:n], shapes[:n], lifts[:n], props[:n]
             canonical = [frame[:n] for frame in canonical]
-    people = [_person(k, clips[k], shapes[k], yaws[k], where[k]) for k in range(n)]
-    scene = _scene(people, recipe, frames)
+    people = [_person(k, clips[k], shapes[k], yaws[k], where[k], lifts[k]) for k in range(n)]
+    placed_props = [moved_prop(p, yaws[k], where[k], f"{p.name} ({people[k].name})")
+                    for k in range(n) for p in props[k]]
+    scene = _scene(people, recipe, frames, placed_props)
     posed = [[_moved_posed(canonical[f][k], people[k], f, yaws[k], where[k]) for k in range(n)]
              for f in range(frames)]
-    verts = np.concatenate([p.vertices for frame in posed for p in frame])
+    verts = np.concatenate([p.vertices for frame in posed for p in frame]
+                           + [place_prop(q, i, 0).vertices for i, q in enumerate(placed_props)])
     camera = _camera(rng["camera"], recipe, verts, frames)
     prompt = _prompt(rng["prompt"], recipe, shapes)
     g = recipe.generation

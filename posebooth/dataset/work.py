@@ -57,14 +57,16 @@ class SampleMaker:
 
     def render(self, index: int):
         """Sample `index` drawn and rendered: (dataset.sampling.Sample, a RenderedFrame per clip frame)."""
+        from posebooth.assets.props import scene_props
         from posebooth.dataset.sampling import draw_sample
         from posebooth.frame.render import render_frame
         from posebooth.scene.tracks import camera_at
 
         sample = draw_sample(self.recipe, index, self.library, self.body_for)
         passes = ["rgb"] + [p for p in ("normal", "parts") if p in self.writer.passes]
+        props = scene_props(sample.scene)   # a preset's seat: static, placed once for every frame
         rendered = [render_frame(self.renderer, people, camera_at(sample.scene.camera, f), f, passes=passes,
-                                 controls=self.writer.control_kinds or self.recipe.generation.controls,
+                                 controls=self.writer.control_kinds or self.recipe.generation.controls, props=props,
                                  openpose=self.recipe.generation.openpose)
                     for f, people in enumerate(sample.posed)]
         return sample, rendered
