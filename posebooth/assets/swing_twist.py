@@ -20,5 +20,5 @@ def swing_twist(rot: Rotation, axis: np.ndarray, half_turn_axis: np.ndarray) -> 
     tilted = s > 1e-12
     swing[tilted] = cross[tilted] / s[tilted, None] * np.arctan2(s[tilted], c[tilted])[:, None]
     swing[~tilted & (c <= 0)] = np.pi * np.asarray(half_turn_axis, dtype=np.float64)
-    twist = (Rotation.from_rotvec(swing).inv() * (rot if not single else Rotation.concatenate([rot]))).as_rotvec()
+    twist = (Rotation.from_rotvec(swing).inv() * rot).as_rotvec()   # (N, 3): a single `rot` broadcasts
     return (swing[0], twist[0]) if single else (swing, twist)

@@ -92,13 +92,18 @@ def _scene(people, recipe, frames: int, props=()) -> Scene:
     return Scene(people=people, timeline=Timeline(fps=recipe.fps, start=0, end=frames - 1), props=list(props))
 
 
+def _with_points(posed: PosedPerson, move, **changes) -> PosedPerson:
+    """`posed` with `move` applied to all its points (vertices, joints, COCO-17, hands)."""
+    return replace(posed, vertices=move(posed.vertices), joints=move(posed.joints), coco17=move(posed.coco17),
+                   hand21=None if posed.hand21 is None else move(posed.hand21), **changes)
+
+
 def _lifted(posed: PosedPerson, up: float) -> PosedPerson:
     """A grounded canonical person raised by `up` metres: what posing the
     person's keys (lifted by its ground offset + `up`, on_ground off) gives."""
     lift = np.float32([0.0, up, 0.0])
-    return replace(posed, pose=replace(posed.pose, transl=posed.pose.transl + [0.0, up, 0.0]),
-                   vertices=posed.vertices + lift, joints=posed.joints + lift, coco17=posed.coco17 + lift,
-                   hand21=None if posed.hand21 is None else posed.hand21 + lift, ground_offset=0.0)
+    return _with_points(posed, lambda pts: pts + lift, ground_offset=0.0,
+                        pose=replace(posed.pose, transl=posed.pose.transl + [0.0, up, 0.0]))
 
 
 def _clash(moved: list[list[Body]], solids: list[list[PropSolid]]) -> bool:
@@ -133,12 +138,9 @@ def _moved_posed(posed: PosedPerson, person: Person, frame: int, yaw: float, whe
     second body call (float32 rounding aside, the numbers posing the saved
     scene gives)."""
     move = _turn_and_shift(yaw, where)
-    f32 = lambda pts: move(pts).astype(np.float32)   # noqa: E731
-    dy = posed.ground_offset
     pose = pose_at(person, frame)
-    return replace(posed, pose=replace(pose, transl=pose.transl + [0.0, dy, 0.0]), vertices=f32(posed.vertices),
-                   joints=f32(posed.joints), coco17=f32(posed.coco17),
-                   hand21=None if posed.hand21 is None else f32(posed.hand21))
+    return _with_points(posed, lambda pts: move(pts).astype(np.float32),
+                        pose=replace(pose, transl=pose.transl + [0.0, posed.ground_offset, 0.0]))
 
 
 def _positions(rng, n: int, spacing) -> np.ndarray:

@@ -44,14 +44,15 @@ def make_scheduler(name: str, base: Any):
         raise ValueError(
             f"unknown scheduler {name!r}; use one of {', '.join(ALIASES)} or a diffusers scheduler class name"
         )
-    config = getattr(base, "config", base)
-    if hasattr(base, "config") and _flow_matching(type(base).__name__) != _flow_matching(cls_name):
-        kind = "a flow-matching model" if _flow_matching(type(base).__name__) else "a noise-prediction model"
-        fits = ("FlowMatchEulerDiscreteScheduler" if _flow_matching(type(base).__name__)
-                else ", ".join(a for a in ALIASES))
-        raise ValueError(f"scheduler {name!r} does not fit this model: it is {kind} "
-                         f"({type(base).__name__}); use {fits}")
-    return cls.from_config(config, **extra)
+    if hasattr(base, "config"):
+        model_cls = type(base).__name__
+        flow = _flow_matching(model_cls)
+        if flow != _flow_matching(cls_name):
+            kind, fits = (("a flow-matching model", "FlowMatchEulerDiscreteScheduler") if flow
+                          else ("a noise-prediction model", ", ".join(ALIASES)))
+            raise ValueError(f"scheduler {name!r} does not fit this model: it is {kind} ({model_cls}); use {fits}")
+        base = base.config
+    return cls.from_config(base, **extra)
 
 
 def _flow_matching(cls_name: str) -> bool:
