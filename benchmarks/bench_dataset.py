@@ -91,11 +91,16 @@ def main() -> None:
     rates = {}
     print(f"dataset run: {args.samples} samples, 1-4 anny people, {args.size}x{args.size}, passes "
           f"{','.join(PASSES)}, controls depth+openpose, no model; {os.cpu_count()} cores")
-    for mode in args.modes:
-        with tempfile.TemporaryDirectory() as tmp:
-            took, warm = _run(mode, args.samples, args.size, Path(tmp))
-        rates[mode] = args.samples / took
-        print(f"  {mode:12s} {rates[mode]:6.2f} samples/s  ({took:.1f} s; start and warm-up {warm:.1f} s)")
+    # Every mode writes into a folder of its own, and all are deleted at the
+    # end: deleting a mode's thousands of files just before the next mode
+    # ran made the file system hunt for free inodes (this machine's ext4
+    # skips inodes freed in the last minutes), which charged that next mode
+    # ~10 ms of kernel time a sample and skewed the comparison between modes.
+    with tempfile.TemporaryDirectory() as tmp:
+        for mode in args.modes:
+            took, warm = _run(mode, args.samples, args.size, Path(tmp) / mode.replace(" ", "-"))
+            rates[mode] = args.samples / took
+            print(f"  {mode:12s} {rates[mode]:6.2f} samples/s  ({took:.1f} s; start and warm-up {warm:.1f} s)")
     if "ray" in rates and "2 processes" in rates:
         print(f"  ray / 2 processes: {rates['ray'] / rates['2 processes']:.2f}x (target >= 0.8)")
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

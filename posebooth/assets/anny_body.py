@@ -123,7 +123,23 @@ def _build_anny(phenotypes: str):
         for bar in progress:
             bar.close()
     prune_build_files(cache, before)
+    _keep_skinning_kernel()
     return model.to(torch.float32).eval()
+
+
+def _keep_skinning_kernel() -> None:
+    """anny makes its warp skinning kernel anew on every call (a kernel
+    object whose code warp walks and hashes, about 0.5 ms, a third of
+    skinning three bodies). The kernel depends only on get_kernel's
+    arguments (dtypes and a count, all hashable), so one per set is kept."""
+    import functools
+
+    import anny.skinning.warp_skinning as skinning
+
+    if not getattr(skinning.get_kernel, "_posebooth_kept", False):
+        kept = functools.cache(skinning.get_kernel)
+        kept._posebooth_kept = True
+        skinning.get_kernel = kept
 
 
 def prune_build_files(cache, before: set) -> list:

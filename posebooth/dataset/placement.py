@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import cKDTree
 
+from posebooth.scene.bounds import box, in_box
+
 TOLERANCE_M = 0.01
 MAX_INSIDE = 3          # vertices allowed inside the other body (numerical slack at contacts)
 
@@ -24,14 +26,15 @@ class Body:
     def __init__(self, vertices: np.ndarray, faces: np.ndarray):
         self.vertices = np.asarray(vertices, np.float64)
         self.faces = np.asarray(faces)
-        self.lo, self.hi = self.vertices.min(0), self.vertices.max(0)
+        self.lo, self.hi = box(self.vertices)
         self._tree = self._normals = None
 
     def _ready(self):
         if self._tree is None:
             from posebooth.viewport.normals import vertex_normals
 
-            self._tree = cKDTree(self.vertices)
+            # An unbalanced tree builds in half the time; its queries are as exact.
+            self._tree = cKDTree(self.vertices, balanced_tree=False, compact_nodes=False)
             # vertex_normals are area-weighted for the shader: unit length here,
             # or "behind by more than 1 cm" would compare against a tiny scale.
             normals = np.asarray(vertex_normals(self.vertices.astype(np.float32), self.faces), np.float64)
@@ -40,8 +43,7 @@ class Body:
 
     def inside_count(self, points: np.ndarray, tolerance: float = TOLERANCE_M) -> int:
         """How many of `points` lie inside this body by more than `tolerance`."""
-        box = np.all((points >= self.lo - tolerance) & (points <= self.hi + tolerance), axis=1)
-        pts = points[box]
+        pts = points[in_box(points, self.lo - tolerance, self.hi + tolerance)]
         if not len(pts):
             return 0
         tree, normals = self._ready()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from posebooth.assets.props import local_geometry, prop_transform
+from posebooth.scene.bounds import box
 from posebooth.scene.props import Prop
 
 SURFACE_STEP_M = 0.04     # spacing of the surface samples tested against a body
@@ -35,7 +36,7 @@ class PropSolid:
         v, f, _ = local_geometry(prop)
         v, _ = trimesh.remesh.subdivide_to_size(v, f, SURFACE_STEP_M / max(1e-3, min(prop.scale)))
         self.vertices = v @ m[:3, :3].T + m[:3, 3]
-        self.lo, self.hi = self.vertices.min(0), self.vertices.max(0)
+        self.lo, self.hi = box(self.vertices)
 
     def inside_count(self, points: np.ndarray, tolerance: float) -> int:
         """How many of `points` lie inside the prop by more than `tolerance`."""

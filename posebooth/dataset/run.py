@@ -31,9 +31,11 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
 
 
 def init_worker() -> None:
+    from posebooth.dataset.malloc import keep_freed_memory
     from posebooth.export.process import exit_with_parent
 
     exit_with_parent()
+    keep_freed_memory()
 
 
 def _bar(total: int, done: int, progress: bool):

@@ -30,6 +30,7 @@ from posebooth.dataset.poses import Clip, PoseLibrary
 from posebooth.dataset.preset_support import canonical_props, fitted_props, moved_prop
 from posebooth.dataset.prop_solids import PropSolid
 from posebooth.dataset.shapes import describe, draw_shape
+from posebooth.scene.bounds import box
 from posebooth.scene.camera import Camera, look_at
 from posebooth.scene.model import (BodySpec, CameraKey, CameraSpec, Generation, Intrinsics, Person, PoseKey,
                                    Scene, Timeline)
@@ -165,7 +166,7 @@ def _camera(rng, recipe, vertices: np.ndarray, frames: int) -> CameraSpec:
     fill = rng.uniform(*c.fill)
     az, el = math.radians(rng.uniform(*c.azimuth_deg)), math.radians(rng.uniform(*c.elevation_deg))
     roll = math.radians(rng.uniform(*c.roll_deg))
-    lo, hi = vertices.min(0), vertices.max(0)
+    lo, hi = box(vertices)
     target = (lo + hi) / 2
     radius = float(np.linalg.norm(hi - lo)) / 2                  # the group's bounding sphere
     direction = np.array([math.sin(az) * math.cos(el), math.sin(el), math.cos(az) * math.cos(el)])

@@ -36,9 +36,11 @@ class SampleMaker:
     def __init__(self, recipe: Recipe, out_dir, body_for=None, renderer=None, model: bool = True):
         import torch
 
+        from posebooth.dataset.malloc import keep_freed_memory
         from posebooth.dataset.poses import PoseLibrary
 
         torch.set_num_threads(1)
+        keep_freed_memory()
         if body_for is None:
             from posebooth.assets.registry import get_body as body_for
         self._own_renderer = renderer is None
@@ -203,8 +205,15 @@ def warm_worker() -> int:
 
 @functools.lru_cache(maxsize=1)
 def _process_renderer():
+    """A worker's renderer. Mesa's software rasteriser (llvmpipe) draws on
+    the calling thread: a worker already has a core of its own, and
+    llvmpipe's helper threads (one per core, in every worker) only add
+    hand-offs between them. Output is the same; a GPU driver ignores this."""
+    import os
+
     from posebooth.viewport.headless import HeadlessRenderer
 
+    os.environ.setdefault("LP_NUM_THREADS", "0")
     return HeadlessRenderer()
 
 
