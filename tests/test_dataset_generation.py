@@ -101,13 +101,16 @@ def test_batched_generation_is_the_same_here_resumed_and_on_ray(tmp_path, tiny, 
         f.unlink()
     assert run_recipe(recipe, b, progress=False, renderer=hr)["complete"]
 
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # A declared GPU gives the render tasks + diffusion actor path (the
+    # model runs on the CPU: torch sees no CUDA); 0 GPUs gives plain tasks.
+    ray.init(num_cpus=2, num_gpus=1, include_dashboard=False, log_to_driver=False)
     try:
-        c = run_recipe(recipe, tmp_path / "c", use_ray=True, gpus_per_task=0, progress=False)
+        c = run_recipe(recipe, tmp_path / "c", use_ray=True, gpus_per_task=1, progress=False)
+        d = run_recipe(recipe, tmp_path / "d", use_ray=True, gpus_per_task=0, progress=False)
     finally:
         ray.shutdown()
-    assert c["complete"]
-    for other in (b, tmp_path / "c"):
+    assert c["complete"] and d["complete"]
+    for other in (b, tmp_path / "c", tmp_path / "d"):
         x, y = _shard_arrays(tmp_path / "a"), _shard_arrays(other)
         assert x.keys() == y.keys()
         for k in x:

@@ -183,7 +183,8 @@ def add_dataset_arguments(sub) -> None:
     p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
                    help="run on Ray: a cluster's address, or none for a local Ray")
     p.add_argument("--gpus-per-task", type=float, default=None,
-                   help="with --ray and a model: GPUs each task takes (default 1)")
+                   help="with --ray and a model: GPUs each diffusion actor takes (default 1; "
+                        "0: no actors, every task runs the model on its CPU)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_run)
     p = dsub.add_parser("info", help="progress, rates, rejections and what is left of a dataset")

@@ -1,7 +1,9 @@
 """Running a recipe on Ray (`posebooth dataset run --ray`).
 
-Without a model, each task makes the samples of one chunk with
-dataset.work.make_chunk. With a model, CPU tasks pose, render, annotate and
+Without a model, or with a model run on CPUs (--gpus-per-task 0), each
+task makes the samples of one chunk with dataset.work.make_chunk (with a
+model: whole batch groups, the model loaded once per Ray worker process).
+With a model on GPUs, CPU tasks pose, render, annotate and
 make the control images of one batch group each (dataset.work.render_group)
 and write those files; diffusion actors (one per GPU, the model loaded
 once) take the groups in turn, generate each in one batched call and
@@ -40,7 +42,7 @@ def _started(address: str | None, num_cpus: int | None = None) -> bool:
 
 def run_on_ray(recipe_json: str, out_dir: str, chunks: list[list[int]], bar, address: str | None = None,
                num_cpus: int | None = None) -> None:
-    """A recipe without a model: one task per chunk."""
+    """One task per chunk (a model, if any, runs in the task: on CPUs)."""
     import ray
 
     from posebooth.dataset.work import make_chunk
@@ -87,7 +89,8 @@ class DiffusionActor:
 def run_groups_on_ray(recipe_json: str, out_dir: str, groups: list[tuple[list[int], list[int]]], bar,
                       address: str | None = None, num_gpus: float = 1.0, num_cpus: int | None = None) -> None:
     """A recipe with a model: render tasks feed diffusion actors (num_gpus
-    each; 0 runs them on CPUs), with about one group in flight per CPU so
+    each, or 0 for one actor on a CPU: run_recipe sends a CPU-only model to
+    plain tasks instead), with about one group in flight per CPU so
     rendered frames never pile up in the object store."""
     import ray
 

@@ -60,7 +60,9 @@ def run_recipe(recipe: Recipe, out_dir, *, workers: int = 1, ray_address: str | 
                body_for=None, renderer=None, gpus_per_task: float | None = None, pool=None) -> dict:
     """Make every sample of `recipe` into out_dir; returns dataset.json.
     With a model on Ray, CPU tasks render and each diffusion actor takes
-    `gpus_per_task` GPUs (default 1; 0 runs the model on CPUs).
+    `gpus_per_task` GPUs (default 1). With 0, there are no actors: each
+    task also generates its samples, as local workers do (on CPUs a lone
+    actor would generate for every task in turn).
     pool: a ProcessPoolExecutor to use for workers > 1 (kept warm by the
     caller across runs; its processes need `init_worker`)."""
     if gpus_per_task is None:
@@ -71,7 +73,7 @@ def run_recipe(recipe: Recipe, out_dir, *, workers: int = 1, ray_address: str | 
     chunks = _chunks(recipe, pending)
     text, out = recipe_json(recipe), str(writer.out.root)
     with _bar(recipe.samples, recipe.samples - len(pending), progress) as bar:
-        if use_ray and recipe.generation.model:
+        if use_ray and recipe.generation.model and gpus_per_task > 0:
             from posebooth.dataset.generate import groups
             from posebooth.dataset.ray_run import run_groups_on_ray
 
