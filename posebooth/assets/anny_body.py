@@ -289,7 +289,7 @@ class AnnyBody:
         B = transforms.shape[0]
         face = np.broadcast_to(face, (B, face.shape[1]))
         rot = transforms[:, self._face_bones, :3, :3].numpy().reshape(B, -1, 9)
-        out, n = vertices.numpy(), len(self._face_vertices_np)
+        n = len(self._face_vertices_np)
         if B == 1:
             moved = np.zeros(self._face_shapes_np.shape[1], np.float32)
             for k in np.flatnonzero(face[0]):
@@ -298,12 +298,19 @@ class AnnyBody:
             for f in range(rot.shape[1]):
                 blended += self._face_weights_np[:, f:f + 1] * rot[0, f]
             moved, blended = moved[None], blended[None]
-        else:   # a batch: two matrix products, big enough for BLAS
-            moved = face @ self._face_shapes_np
+        else:   # a batch: two matrix products, big enough for BLAS (only the actions in use)
+            used = np.flatnonzero(face.any(0))
+            moved = face[:, used] @ self._face_shapes_np[used]
             blended = (self._face_weights_np @ rot.transpose(1, 0, 2).reshape(rot.shape[1], -1)
                        ).reshape(n, B, 9).transpose(1, 0, 2)
-        out[:, self._face_vertices_np] += np.einsum("bvij,bvj->bvi", blended.reshape(B, n, 3, 3),
-                                                    moved.reshape(B, n, 3))
+        # Each moved vertex's offset turned by its blended rotation, written
+        # out per component: numpy's einsum took 10 ms at batch 64 on the
+        # strided (B, n, 3, 3) view, this 3 ms.
+        r, d = blended.reshape(B, n, 3, 3), moved.reshape(B, n, 3)
+        offset = np.empty((B, n, 3), np.float32)
+        for i in range(3):
+            offset[..., i] = r[..., i, 0] * d[..., 0] + r[..., i, 1] * d[..., 1] + r[..., i, 2] * d[..., 2]
+        vertices.index_add_(1, self._face_vertices, torch.from_numpy(offset))
 
     def expression_vector(self, expression) -> np.ndarray:
         """Named weights (dict) -> (E,) in `expression_names` order; unknown names are ignored."""
