@@ -9,7 +9,8 @@
 #      generate against a bare diffusers call; the live preview at 512x512 with 1 and
 #      2 steps and TAESD: previews per second and edit-to-image latency;
 #   2. batched SD1.5 + ControlNet at 512², 20 steps, fp16, batch 8: PoseBooth's
-#      batched call against a bare diffusers call (bench_batch);
+#      batched call against a bare diffusers call, and the GPU-hours per 100k
+#      samples it projects (bench_batch);
 #   3. a dataset run with a tiny model on the GPU: samples per second.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -27,4 +28,5 @@ timeout 520 $PY benchmarks/bench_gpu.py --budget 450 || echo "bench_gpu: failed 
 # The dataset engine's batched call against bare diffusers at the same batch (target >= 0.9x).
 timeout 150 $PY benchmarks/bench_batch.py --real-size sd15 --device cuda --dtype fp16 --batch 8 --steps 20 \
   --size 512 --runs 3 || echo "bench_batch: failed"
-timeout 90 $PY benchmarks/bench_dataset.py --samples 16 --size 256 --modes "1 process" || echo "dataset: failed"
+timeout 150 $PY benchmarks/bench_dataset.py --samples 16 --size 256 --model-samples 16 --model-size 512 \
+  --modes "1 process" || echo "dataset: failed"
