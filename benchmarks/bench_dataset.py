@@ -82,8 +82,11 @@ def _warm_workers(mode: str, pool) -> None:
         import ray
 
         pids = set(ray.get([ray.remote(num_cpus=1)(warm_worker).remote() for _ in range(2)]))
-    else:
-        warm_worker()
+    else:   # this process: the body (a one-process run makes its own renderer, as the CLI's does)
+        from posebooth.assets.registry import get_body
+        from posebooth.scene.model import BodySpec
+
+        get_body(BodySpec(model="anny"))
         return
     if len(pids) != 2:
         print(f"  (warning: {len(pids)} of 2 workers warmed)")
