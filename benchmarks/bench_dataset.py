@@ -6,7 +6,7 @@ timed too, apart: the rate is measured over the samples after a warm-up run
 in the same folder, as a long run sees it. Issue target: >= 40 samples/s
 with 2 processes, and Ray >= 0.8x the plain local run. Then the same with
 the tests' tiny random-weight ControlNet pipeline generating every sample
-(on Ray: render tasks feeding a diffusion actor, here on CPUs).
+on the CPU (on Ray with no GPU, in the tasks themselves).
 
 Run: .venv/bin/python benchmarks/bench_dataset.py [--samples 48] [--size 512]
          [--model-samples 16] [--model-size 128]
@@ -46,7 +46,7 @@ def _run(mode: str, samples: int, size: int, folder: Path, model: str | None = N
     from posebooth.dataset.run import worker_pool
 
     pool = worker_pool(2) if mode == "2 processes" else None   # warm across both runs, as in a long run
-    # Ray with a model: render tasks feed diffusion actors; on CPUs those take no GPU.
+    # Ray with a model and no GPU: each task runs the model itself (no diffusion actors).
     kwargs = ({"workers": 2, "pool": pool} if pool else
               {"use_ray": True, "gpus_per_task": 0.0} if mode == "ray" else {})
     if mode == "ray":

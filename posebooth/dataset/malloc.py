@@ -3,10 +3,10 @@
 A sample allocates tens of MB of short-lived buffers (pass images, PNG
 rows, skinning temporaries). glibc returns large blocks to the kernel on
 free (mmap'd blocks, and a trimmed heap top), so every sample pays page
-faults to get zeroed pages again: about 10 ms of system time a sample, a
-fifth of its CPU (benchmarks/bench_dataset.py; measured 63 -> 49 ms of CPU
-a sample in one process). Raising glibc's thresholds keeps those pages in
-the process. Elsewhere than glibc this does nothing.
+faults to get zeroed pages again. Raising glibc's thresholds keeps those
+pages in the process: an A/B of whole bench_dataset.py runs gave a median
+CPU ratio of 0.93 (with a wide spread; system time varies with the file
+system's state as much). Elsewhere than glibc this does nothing.
 """
 from __future__ import annotations
 

@@ -88,10 +88,10 @@ class DiffusionActor:
 
 def run_groups_on_ray(recipe_json: str, out_dir: str, groups: list[tuple[list[int], list[int]]], bar,
                       address: str | None = None, num_gpus: float = 1.0, num_cpus: int | None = None) -> None:
-    """A recipe with a model: render tasks feed diffusion actors (num_gpus
-    each, or 0 for one actor on a CPU: run_recipe sends a CPU-only model to
-    plain tasks instead), with about one group in flight per CPU so
-    rendered frames never pile up in the object store."""
+    """A recipe with a model on GPUs: render tasks feed diffusion actors
+    (num_gpus > 0 each; run_recipe sends a CPU-only model to plain tasks),
+    with about one group in flight per CPU so rendered frames never pile up
+    in the object store."""
     import ray
 
     from posebooth.dataset.work import render_group
@@ -99,10 +99,10 @@ def run_groups_on_ray(recipe_json: str, out_dir: str, groups: list[tuple[list[in
     started_here = _started(address, num_cpus)
     try:
         have = ray.cluster_resources().get("GPU", 0)
-        if num_gpus and have < num_gpus:
+        if have < num_gpus:
             raise ValueError(f"the Ray cluster has {have:g} GPU(s) and each diffusion actor asks for "
                              f"{num_gpus:g}; add GPU nodes, or pass --gpus-per-task 0 to run it on CPUs")
-        n_actors = max(1, int(have // num_gpus)) if num_gpus else 1
+        n_actors = int(have // num_gpus)   # >= 1: checked above
         actor_cls = ray.remote(num_cpus=1, num_gpus=num_gpus, max_restarts=MAX_RETRIES,
                                max_task_retries=MAX_RETRIES)(DiffusionActor)
         actors = [actor_cls.remote(recipe_json, out_dir) for _ in range(n_actors)]
