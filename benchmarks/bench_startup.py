@@ -5,14 +5,24 @@ Starts the real app N times in a subprocess with POSEBOOTH_STARTUP_PROBE=1
 quits by itself. Times are from just before the subprocess is launched:
 
   app            the QApplication exists (interpreter, CLI and Qt imports)
-  window_built   the main window is constructed (hidden; the body builds meanwhile)
+  window_built   the main window is constructed (hidden)
   window_shown   the window is exposed on screen
   body_drawn     the viewport has painted the posed body
   responsive     the event loop ran a queued call after that: usable
+  body_ready     the body model is built (posing and editing need it)
 
 plus "cpu", the CPU seconds the app (all its threads) spent up to responsive:
 on a busy machine the wall-clock stages stretch, this much less. Min and
-median over the runs. The anny cache must be warm (a cold first build takes a minute: run
+median over the runs, for two kinds of warm start:
+
+  kept frame     the usual one: the start scene's first frame was posed by an
+                 earlier start and kept (assets.first_frame), so the window
+                 shows it at once and the body builds behind it;
+  posed frame    the first start after the scene or PoseBooth changed (the
+                 kept frames are deleted before each run): the window shows
+                 once the body is built.
+
+The anny cache must be warm (a cold first build takes a minute: run
 the app once first); settings and autosaves go to a temporary folder, so the
 user's layout and recent files are neither used nor touched. Needs an X
 server: uses $DISPLAY, else starts Xvfb.
@@ -26,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -35,7 +46,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-STAGES = ("app", "window_built", "window_shown", "body_drawn", "responsive")
+STAGES = ("app", "window_built", "window_shown", "body_drawn", "responsive", "body_ready")
 
 
 def one_start(env: dict, scene: str | None, timeout: float) -> dict[str, float]:
@@ -49,6 +60,8 @@ def one_start(env: dict, scene: str | None, timeout: float) -> dict[str, float]:
             marks[parts[1]] = float(parts[2]) - t0
         elif len(parts) == 2 and parts[0] == "posebooth-startup-cpu":
             marks["cpu"] = float(parts[1])
+        elif len(parts) == 2 and parts[0] == "posebooth-startup-first-frame":
+            marks["first_frame"] = parts[1]
     if proc.returncode != 0 or "responsive" not in marks:
         sys.exit(f"the app did not start cleanly (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     return marks
@@ -72,19 +85,30 @@ def main() -> int:
     # them. `make test` sets PYTHONDONTWRITEBYTECODE, which would make every
     # start here compile the whole app again.
     env.pop("PYTHONDONTWRITEBYTECODE", None)
+    kept_frames = Path(env["POSEBOOTH_CACHE_DIR"]) / "first_frame"
+    modes = {"kept frame": [], "posed frame": []}
     try:
         one_start(env, args.scene, args.timeout)  # page cache, compiled modules, a first saved layout: not counted
-        runs = [one_start(env, args.scene, args.timeout) for _ in range(args.runs)]
+        for _ in range(args.runs):
+            run = one_start(env, args.scene, args.timeout)
+            modes["kept frame" if run.get("first_frame") == "kept" else "posed frame"].append(run)
+        for _ in range(args.runs):
+            shutil.rmtree(kept_frames, ignore_errors=True)
+            modes["posed frame"].append(one_start(env, args.scene, args.timeout))
     finally:
         if xvfb is not None:
             xvfb.terminate()
         tmp.cleanup()
-    print(f"warm start, {args.runs} runs, {os.cpu_count()} cores (seconds from launch)")
-    print(f"  {'stage':<14}{'min':>7}{'median':>8}")
-    for stage in (*STAGES, "cpu"):
-        values = [r[stage] for r in runs if stage in r]
-        if values:
-            print(f"  {stage:<14}{min(values):7.2f}{statistics.median(values):8.2f}")
+    print(f"warm start, {os.cpu_count()} cores (seconds from launch)")
+    for mode, runs in modes.items():
+        if not runs:
+            continue
+        print(f"  {mode}, {len(runs)} runs")
+        print(f"    {'stage':<14}{'min':>7}{'median':>8}")
+        for stage in (*STAGES, "cpu"):
+            values = [r[stage] for r in runs if stage in r]
+            if values:
+                print(f"    {stage:<14}{min(values):7.2f}{statistics.median(values):8.2f}")
     load = os.getloadavg()[0]
     print(f"  (load average {load:.1f} at the end: other processes slow every stage)")
     return 0

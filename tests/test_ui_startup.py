@@ -129,13 +129,18 @@ from PySide6.QtWidgets import QApplication
 app = QApplication([])
 w = fake_window()
 w.show()
-app.processEvents()
-import threading
-for t in threading.enumerate():  # the generation panel's background import of torch and its worker
-    if t.name == "posebooth-warm-up":
-        t.join(60)
+import threading, time
+def warm_up_thread():
+    return next((t for t in threading.enumerate() if t.name == "posebooth-warm-up"), None)
+deadline = time.monotonic() + 60
+while warm_up_thread() is None and time.monotonic() < deadline:  # it starts after the first frame
+    app.processEvents()
+    time.sleep(0.01)
+thread = warm_up_thread()
+if thread is not None:  # the generation panel's background import of torch and its worker
+    thread.join(60)
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("diffusers", "transformers", "accelerate"))
-print("RESULT", json.dumps({"heavy": heavy}), flush=True)
+print("RESULT", json.dumps({"heavy": heavy, "warmed_up": thread is not None}), flush=True)
 w.close()
 """
 
@@ -143,4 +148,4 @@ w.close()
 def test_building_the_window_imports_no_diffusion_library(tmp_path):
     run = run_gui(IMPORTS, settings_dir=tmp_path / "settings", warm_up=True)
     run.assert_clean_exit()
-    assert run.result["heavy"] == [], run.result
+    assert run.result["warmed_up"] and run.result["heavy"] == [], run.result

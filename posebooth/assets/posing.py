@@ -45,6 +45,11 @@ class PosedPerson:
         return self.body.part_labels
 
 
+def grounded_pose(pose: PoseState, dy: float) -> PoseState:
+    """The pose with on_ground's vertical offset added to its transl."""
+    return replace(pose, transl=pose.transl + [0.0, dy, 0.0]) if dy else pose
+
+
 def shape_vector(body: BodyModel, spec: BodySpec) -> np.ndarray:
     """The spec's named shape values in the backend's order; unknown names are
     an error so a typo never silently falls back to the default body."""
@@ -155,7 +160,7 @@ def pose_people_frames(scene: Scene, frames, body_for=None) -> list[list[PosedPe
                 res.coco17[b, :, 1] += dy
                 if hands is not None:
                     hands[..., 1] += dy
-                pose = replace(pose, transl=pose.transl + [0.0, dy, 0.0])
+                pose = grounded_pose(pose, dy)
             out[f][i] = PosedPerson(index=i, pose=pose, shape=shapes[i], body=body,
                                     vertices=res.vertices[b], joints=res.joints[b], coco17=res.coco17[b],
                                     color=tuple(scene.people[i].color), hand21=hands, ground_offset=dy)

@@ -3,7 +3,9 @@
 Start-up order: the body model starts building on a worker thread at once
 (importing torch there); meanwhile the GUI thread builds the window, hidden,
 and opens the scene named on the command line; the window is shown when the
-body is ready, so its first frame already shows the people. A start-up scene
+body is ready, so its first frame already shows the people. When that first
+frame was kept by an earlier start (ui.quick_start), the window is shown as
+soon as it is built, drawing the kept meshes, and the body builds after. A start-up scene
 that cannot be opened, for any reason, leaves a new scene in the window and
 a message box saying why, once the window is up.
 """
@@ -64,28 +66,56 @@ def run_app(scene_path=None, window_factory=None, build_body=None) -> int:
     import pydantic.errors  # noqa: F401
     app = make_app()
     startup_probe.mark("app")
+    from posebooth.ui import quick_start
     from posebooth.ui.body_warmup import BodyWarmup
+    real_body = build_body is None and window_factory is None   # kept frames are the real anny's only
+    kept = quick_start.find_kept_frame(scene_path) if real_body else None
     started: dict = {}
+    warmups: list = []   # kept alive until the loop ends
+
+    def start_body():
+        if not warmups:
+            warmups.append(BodyWarmup(body_ready, build=build_body))
 
     def show_when_ready():
-        """Called when the body is built and when the window is: shows it after both."""
-        if "window" not in started or "body_error" not in started or started.get("shown"):
+        """Called when the body is built and when the window is: shows it after
+        both, or at once when the window starts on a kept frame."""
+        if "window" not in started or started.get("shown"):
+            return
+        if "body_error" not in started and not started["kept"]:
             return
         window, started["shown"] = started["window"], True
         window.show()
         if startup_probe.enabled():
             startup_probe.StartupProbe(window)
-        if started["body_error"]:
+        if started.get("body_error"):
             window.statusBar().showMessage(started["body_error"])
+        if started["kept"]:
+            quick_start.after_first_paint(window, start_body)
         QTimer.singleShot(0, lambda: _after_show(window, started["open_error"]))
 
     def body_ready(error):
         started["body_error"] = error
+        startup_probe.mark("body_ready")
+        window = started.get("window")
+        if started.get("kept"):
+            window.doc.body_arrived()
+            if error:
+                window.statusBar().showMessage(error)
+            return
         show_when_ready()
+        if real_body and not error:
+            QTimer.singleShot(0, lambda: quick_start.keep_first_frame(window.doc))
 
-    warmup = BodyWarmup(body_ready, build=build_body)  # noqa: F841 (kept alive until the loop ends)
+    if kept is None:
+        start_body()   # builds while the window does
     window = (window_factory or _main_window)()
     started["open_error"] = window.files.open_start_scene(scene_path) if scene_path else None
+    started["kept"] = kept is not None and quick_start.use_kept_frame(window.doc, kept)
+    if kept is not None and not started["kept"]:
+        start_body()
+    if startup_probe.enabled():
+        print(f"posebooth-startup-first-frame {'kept' if started['kept'] else 'posed'}", file=sys.stderr, flush=True)
     started["window"] = window
     startup_probe.mark("window_built")
     show_when_ready()

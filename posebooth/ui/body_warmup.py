@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 from typing import Callable
 
-from PySide6.QtCore import QObject, QTimer, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QTimer, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog
 
+QUIT_WAIT_S = 5.0      # enough for a warm build; a cold one (a minute) is not waited for
 STALE_AFTER_MS = 8000  # a warm build takes ~1 s (2-3 s on a busy 2-core machine)
 COLD_MESSAGE = "Preparing the body model (first run takes about a minute)…"
 
@@ -32,6 +33,8 @@ def anny_cache_is_warm() -> bool:
 def _build_default_body() -> None:
     import numpy as np
 
+    from posebooth.assets.torch_preload import preload_torch_libraries
+    preload_torch_libraries()   # the loader's share of importing torch, without holding the GIL
     from posebooth.assets.anny_body import get_anny_body   # imports torch: on the worker thread
     from posebooth.viewport.renderer import closed_outward_cached
 
@@ -59,6 +62,15 @@ class BodyWarmup(QObject):
                                         name="body-warmup", daemon=True)
         self._thread.start()
         QTimer.singleShot(0 if cold else STALE_AFTER_MS, self._show_dialog)
+        app = QCoreApplication.instance()
+        if app is not None:
+            app.aboutToQuit.connect(self._let_build_finish)
+
+    def _let_build_finish(self):
+        """Quitting while the body builds: let the build finish first (a second
+        or two when warm), rather than tear the interpreter down under a
+        thread that is still loading torch's libraries."""
+        self._thread.join(QUIT_WAIT_S)
 
     @property
     def done(self) -> bool:

@@ -30,6 +30,7 @@ class SceneDocument(EditableDocument, QObject):
     frameChanged = Signal(int)
     selectionChanged = Signal()
     pathChanged = Signal()
+    bodyReady = Signal()           # the body model arrived after a start on a kept first frame
 
     def __init__(self, scene: Scene | None = None, body_for=None, parent=None):
         QObject.__init__(self, parent)
@@ -38,6 +39,7 @@ class SceneDocument(EditableDocument, QObject):
         self.path: Path | None = None
         self._posed_cache: tuple | None = None
         self._revision = 0
+        self.body_pending = False   # drawing a kept first frame while the body builds (ui.app)
         for sig in (self.sceneReplaced, self.personChanged, self.peopleChanged, self.frameChanged):
             sig.connect(self._invalidate)
 
@@ -56,6 +58,19 @@ class SceneDocument(EditableDocument, QObject):
         if self._posed_cache is None or self._posed_cache[0] != self._revision:
             self._posed_cache = (self._revision, EditableDocument.posed(self))
         return self._posed_cache[1]
+
+    def show_kept_frame(self, posed) -> None:
+        """Start on posed people kept from an earlier start (assets.first_frame)
+        for the current scene and frame: they stand until the first change."""
+        self._posed_cache = (self._revision, list(posed))
+        self.body_pending = True
+
+    def body_arrived(self) -> None:
+        """The body model is built: pose for real from now on (the same meshes)."""
+        if self.body_pending:
+            self.body_pending = False
+            self._invalidate()
+            self.bodyReady.emit()
 
     def is_modified(self) -> bool:
         return not self.undo_stack.isClean()

@@ -31,6 +31,7 @@ from posebooth.ui import props_menu
 from posebooth.ui.pose_panel import PosePanel
 from posebooth.ui.preferences_dialog import PreferencesDialog
 from posebooth.ui.prompt_panel import PromptPanel
+from posebooth.ui.quick_start import after_first_paint
 from posebooth.ui import settings as settings_mod
 from posebooth.ui.settings import Preferences, RecentFiles, app_settings
 from posebooth.ui.shape_panel import ShapePanel
@@ -76,7 +77,7 @@ class MainWindow(QMainWindow):
         self._build_panels_menu()
         self._update_recent_menu()
         self._default_state = self.saveState(STATE_VERSION)
-        self._sized = self._restored = False
+        self._sized = self._restored = self._generation_started = False
         self._restore_layout()
 
         self.autosaver = Autosaver(self.doc, self.prefs.autosave_seconds, autosave_dir, self)
@@ -133,6 +134,8 @@ class MainWindow(QMainWindow):
         self._hands, self._face = LazyPanel(self._make_hand_panel), LazyPanel(self._make_face_panel)
         self.hand_dock = self._dock("Hands", "handDock", self._hands, R)
         self.face_dock = self._dock("Face", "faceDock", self._face, R)
+        self._hands.build_when_in_front(self.hand_dock)
+        self._face.build_when_in_front(self.face_dock)
         self.splitDockWidget(self.outliner_dock, self.pose_dock, Qt.Orientation.Vertical)
         self.tabifyDockWidget(self.pose_dock, self.hand_dock)
         self.tabifyDockWidget(self.hand_dock, self.face_dock)
@@ -162,6 +165,25 @@ class MainWindow(QMainWindow):
             self._sized = True
             if not self._restored:  # after the first layout pass, or the sizes do not stick
                 QTimer.singleShot(0, self._default_sizes)
+            after_first_paint(self, self._after_first_frame)
+
+    def _after_first_frame(self):
+        """Start-up work that can wait until the first frame is on screen: the
+        model list (it imports huggingface_hub to read its cache) and the
+        generation worker's imports. When the body model is still building
+        (a start on a kept frame, ui.quick_start) they wait for it too: the
+        threads share one GIL, and the window comes first."""
+        if getattr(self.doc, "body_pending", False):
+            self.doc.bodyReady.connect(self._start_generation)
+        else:
+            self._start_generation()
+
+    def _start_generation(self):
+        if not self._generation_started:
+            self._generation_started = True
+            self.generation_panel.refresh_models()
+            from posebooth.ui.generation.bridge import GenerationBridge
+            GenerationBridge.warm_up()
 
     def _build_panels_menu(self):
         for dock in (self.outliner_dock, self.pose_dock, self.hand_dock, self.face_dock, self.shape_dock,
@@ -295,7 +317,7 @@ class MainWindow(QMainWindow):
         # The panel owns its own HeadlessRenderer: it renders conditioning images
         # on background threads, where the viewport's GL context must not be used.
         from posebooth.ui.generation.panel import GenerationPanel
-        self.generation_panel = GenerationPanel(self.doc, parent=self)
+        self.generation_panel = GenerationPanel(self.doc, parent=self, start_up=False)
         self.generation_dock.set_panel(self.generation_panel)
         self.generation_panel.statusMessage.connect(lambda m: self.statusBar().showMessage(m, 5000))
         self.generation_panel.before_request = self.flush_edits  # Generate sees the prompt just typed

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QFormLayout, QGroupBox, QHBoxLayout, Q
 from posebooth.ui.widgets import (EditBurst, bind_drag, button, compact_combo, hint_label, set_quietly, slider, title_label,
                                   vertical_scroll)
 
+PREPARING = "Preparing the body model…"
 BODY_MODELS = (("anny", "anny (free, default)"), ("smpl", "SMPL"), ("smplh", "SMPL-H"), ("smplx", "SMPL-X"))
 
 
@@ -55,7 +56,7 @@ class ShapePanel(QWidget):
         lay.addStretch(1)
         vertical_scroll(self, inner)
 
-        for sig in (doc.sceneReplaced, doc.selectionChanged):
+        for sig in (doc.sceneReplaced, doc.selectionChanged, doc.bodyReady):
             sig.connect(self.refresh)
         doc.personChanged.connect(lambda i: i == doc.selected_person and self.refresh())
 
@@ -82,6 +83,11 @@ class ShapePanel(QWidget):
         self.title.setText(person.name)
         idx = self.model_combo.findData(person.body.model)
         self.model_combo.setCurrentIndex(max(idx, 0))
+        if getattr(self.doc, "body_pending", False):   # a warm start: the body is still building
+            self.hint.setText(PREPARING)
+            self.params_box.setEnabled(False)
+            return
+        self.params_box.setEnabled(True)
         try:
             names = tuple(self._body(person.body).shape_names)
             self.hint.setText("")

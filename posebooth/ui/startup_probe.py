@@ -6,7 +6,12 @@ line is `posebooth-startup STAGE SECONDS` on stderr, SECONDS being wall-clock
 time since the epoch so that the launching process can subtract its own
 start time. Stages, in order: window_shown (the main window is exposed),
 body_drawn (the viewport painted the posed people), responsive (the event
-loop ran a queued call after that), then the app quits with status 0. With
+loop ran a queued call after that), then the app quits with status 0, once
+the body model is built too. ui.app also marks body_ready (the body model is
+built: before window_shown, or after it on a start drawn from a kept first
+frame) and prints `posebooth-startup-first-frame kept|posed`; with body_drawn
+comes `posebooth-startup-loaded-when-drawn` and which of HEAVY_MODULES the
+process had imported by then (or -). With
 `responsive` comes `posebooth-startup-cpu SECONDS`: the CPU time the process
 (all its threads) spent getting there, which varies less with the machine's
 load than the wall-clock stages do.
@@ -22,6 +27,7 @@ from PySide6.QtWidgets import QApplication
 
 ENV = "POSEBOOTH_STARTUP_PROBE"
 PREFIX = "posebooth-startup"
+HEAVY_MODULES = ("torch", "anny", "huggingface_hub", "diffusers", "transformers")
 
 
 def enabled() -> bool:
@@ -38,7 +44,7 @@ class StartupProbe(QObject):
 
     def __init__(self, window):
         super().__init__(window)
-        self.window, self._stages = window, set()
+        self.window, self._stages, self._loaded_told = window, set(), False
         handle = window.windowHandle()
         if handle is not None:
             handle.installEventFilter(self)
@@ -64,6 +70,10 @@ class StartupProbe(QObject):
         if not self._posed():
             return  # painted before the people were posed: wait for the next frame
         self._once("body_drawn")
+        if "body_drawn" in self._stages and not self._loaded_told:
+            self._loaded_told = True   # what the first frame needed (a start on a kept frame: none of them)
+            loaded = sorted(m for m in HEAVY_MODULES if m in sys.modules)
+            print(f"{PREFIX}-loaded-when-drawn {','.join(loaded) or '-'}", file=sys.stderr, flush=True)
         QTimer.singleShot(0, self._responsive)
 
     def _posed(self) -> bool:
@@ -77,6 +87,13 @@ class StartupProbe(QObject):
     def _responsive(self) -> None:
         self._once("responsive")
         print(f"{PREFIX}-cpu {time.process_time():.3f}", file=sys.stderr, flush=True)
+        doc = self.window.doc
+        if getattr(doc, "body_pending", False):   # drawn from a kept frame: quit once the body is in too
+            doc.bodyReady.connect(self._quit)
+        else:
+            self._quit()
+
+    def _quit(self) -> None:
         QApplication.instance().exit(0)
 
     def _once(self, stage: str) -> None:

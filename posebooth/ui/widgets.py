@@ -212,8 +212,10 @@ def follow_selected_person(doc, refresh) -> None:
 
 
 class LazyPanel(QWidget):
-    """A panel built the first time it is shown or asked for (`panel()`):
-    docks that start behind another tab cost nothing at start-up."""
+    """A panel built the first time its dock's tab is in front, or when asked
+    for (`panel()`): docks that start behind another tab cost nothing at
+    start-up. (Qt shows every tabbed dock's contents, even the ones behind,
+    so a show event does not tell; the dock's visibilityChanged does.)"""
 
     def __init__(self, factory, parent=None):
         super().__init__(parent)
@@ -227,6 +229,5 @@ class LazyPanel(QWidget):
             self.layout().addWidget(self._panel)
         return self._panel
 
-    def showEvent(self, event):
-        self.panel()
-        super().showEvent(event)
+    def build_when_in_front(self, dock) -> None:
+        dock.visibilityChanged.connect(lambda visible: visible and self.panel())

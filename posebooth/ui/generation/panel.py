@@ -68,7 +68,8 @@ def ask_model_path(parent, folder: bool) -> str | None:
 class GenerationPanel(QWidget):
     statusMessage = Signal(str)
 
-    def __init__(self, doc, renderer_provider=None, parent=None, bridge: GenerationBridge | None = None):
+    def __init__(self, doc, renderer_provider=None, parent=None, bridge: GenerationBridge | None = None,
+                 start_up: bool = True):
         super().__init__(parent)
         self.setObjectName("generationPanel")
         self.doc = doc
@@ -99,8 +100,11 @@ class GenerationPanel(QWidget):
             app.aboutToQuit.connect(self.shutdown)
         # After the window is up: listing the models checks the Hugging Face
         # cache, and the worker's warm-up imports torch's diffusion stack.
-        QTimer.singleShot(0, self.refresh_models)
-        QTimer.singleShot(0, GenerationBridge.warm_up)
+        # start_up=False: the owner calls these itself (the main window, after
+        # its first frame: see MainWindow._after_first_frame).
+        if start_up:
+            QTimer.singleShot(0, self.refresh_models)
+            QTimer.singleShot(0, GenerationBridge.warm_up)
 
     # ---- layout -------------------------------------------------------------------------
     def _build(self) -> None:

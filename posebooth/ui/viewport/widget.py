@@ -85,7 +85,7 @@ class ViewportWidget(FingerInput, ViewportInput, QOpenGLWidget):
         self._framed_once = False
         self._init_input()
         for sig in (doc.sceneReplaced, doc.personChanged, doc.peopleChanged, doc.cameraChanged,
-                    doc.frameChanged, doc.selectionChanged):
+                    doc.frameChanged, doc.selectionChanged, doc.bodyReady):
             sig.connect(self._doc_changed)
         for sig in (doc.sceneReplaced, doc.peopleChanged, doc.frameChanged):
             sig.connect(self.end_drag_on_external_change)
