@@ -130,8 +130,8 @@ def _start_app(env: dict) -> dict:
 def test_the_real_app_keeps_its_first_frame_and_starts_on_it(tmp_path):
     """Start the app twice as a user does: the first start poses its first
     frame and keeps it; the second draws it before it has imported torch,
-    anny or the Hugging Face and diffusion libraries, and only then builds
-    the body."""
+    anny, scipy.spatial or the Hugging Face and diffusion libraries, and only
+    then builds the body."""
     real = Path(os.environ["POSEBOOTH_CACHE_DIR"])
     if not any((real / "anny").rglob("build_compact_model_data_*")):
         from posebooth.assets.anny_body import get_anny_body

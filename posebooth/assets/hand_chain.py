@@ -14,8 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from posebooth.assets.hand_skeleton import FINGERS, HAND_PARENTS
-from posebooth.assets.smpl_skeleton import JOINT_INDEX, REST_JOINTS, world_rotations
-from posebooth.scene.rotation import Rotation
+from posebooth.assets.smpl_skeleton import JOINT_INDEX, REST_JOINTS, rotation_matrices, world_rotations
 
 # Left hand, from the wrist, MANO order: per finger its 3 joints; tips after.
 _FINGER_REST = {
@@ -46,13 +45,13 @@ def hand_world(pose, side: str, joints24: np.ndarray | None = None):
     wrist_j, hand_j = JOINT_INDEX[f"{side}_wrist"], JOINT_INDEX[f"{side}_hand"]
     world24 = world_rotations(pose.rotvecs())
     if joints24 is None:
-        from posebooth.assets.smpl_skeleton import chain, rotation_matrices
+        from posebooth.assets.smpl_skeleton import chain
         joints24 = chain(rotation_matrices(pose.rotvecs()), REST_JOINTS, pose.transl)[0]
     joints24 = np.asarray(joints24, np.float64)
     scale = np.linalg.norm(joints24[hand_j] - joints24[wrist_j]) / _GENERIC_HAND_LENGTH
     rest = np.concatenate([HAND_REST_LEFT, TIPS_REST_LEFT]) * _SIDE_FLIP[side] * scale
     hand = np.asarray(pose.left_hand_pose if side == "left" else pose.right_hand_pose, np.float64).reshape(15, 3)
-    local = Rotation.from_rotvec(hand).as_matrix()
+    local = rotation_matrices(hand)
     wrist_rot, wrist_pos = world24[wrist_j], joints24[wrist_j]
     pts, rots = np.zeros((20, 3)), np.zeros((15, 3, 3))
     for j, p in enumerate(HAND_PARENTS):
@@ -74,5 +73,5 @@ def finger_parent_rotation(pose, side: str, joint: int) -> np.ndarray:
     parent's, for a finger root the wrist's (times SMPL's hand joint for the
     four fingers, as retarget composes R_hand R_mano)."""
     _, rots, _ = hand_world(pose, side)
-    return rots[joint] @ Rotation.from_rotvec(
-        np.asarray(getattr(pose, f"{side}_hand_pose"), np.float64).reshape(15, 3)[joint]).as_matrix().T
+    return rots[joint] @ rotation_matrices(
+        np.asarray(getattr(pose, f"{side}_hand_pose"), np.float64).reshape(15, 3)[joint]).T

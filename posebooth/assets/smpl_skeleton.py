@@ -84,11 +84,25 @@ COCO17_FROM_SMPL = {
 
 
 def rotation_matrices(rotvecs) -> np.ndarray:
-    """(..., 3) axis-angle -> (..., 3, 3) rotation matrices."""
-    from scipy.spatial.transform import Rotation
+    """(..., 3) axis-angle -> (..., 3, 3) rotation matrices (Rodrigues).
 
+    Written here rather than taken from scipy's Rotation because the app's
+    first frame draws the selected person's skeleton and fingers through it,
+    and importing scipy.spatial costs about 0.4 s of a 2-core machine's warm
+    start. It agrees with scipy to 1e-15 (tests/test_smpl_skeleton_rotations.py);
+    per call it is slower (40 against 10 us for 24 joints), which the
+    interactive paths calling it (drags, IK, overlays) do not notice."""
     rv = np.asarray(rotvecs, dtype=np.float64)
-    return Rotation.from_rotvec(rv.reshape(-1, 3)).as_matrix().reshape(*rv.shape[:-1], 3, 3)
+    theta2 = np.einsum("...i,...i->...", rv, rv)[..., None, None]
+    theta = np.sqrt(theta2)
+    small = theta2 < 1e-8   # Taylor terms there: sin(t)/t and (1-cos t)/t^2 lose digits near 0
+    safe = np.where(small, 1.0, theta)
+    a = np.where(small, 1.0 - theta2 / 6.0 + theta2 * theta2 / 120.0, np.sin(safe) / safe)
+    b = np.where(small, 0.5 - theta2 / 24.0 + theta2 * theta2 / 720.0, (1.0 - np.cos(safe)) / (safe * safe))
+    x, y, z = rv[..., 0], rv[..., 1], rv[..., 2]
+    zero = np.zeros_like(x)
+    k = np.stack([zero, -z, y, z, zero, -x, -y, x, zero], axis=-1).reshape(*rv.shape[:-1], 3, 3)
+    return np.eye(3) + a * k + b * (k @ k)
 
 
 def chain(local: np.ndarray, rest_joints: np.ndarray = REST_JOINTS, transl=(0.0, 0.0, 0.0)) -> tuple[np.ndarray, np.ndarray]:

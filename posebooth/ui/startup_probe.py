@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QApplication
 
 ENV = "POSEBOOTH_STARTUP_PROBE"
 PREFIX = "posebooth-startup"
-HEAVY_MODULES = ("torch", "anny", "huggingface_hub", "diffusers", "transformers")
+HEAVY_MODULES = ("torch", "anny", "scipy.spatial", "huggingface_hub", "diffusers", "transformers")
 
 
 def enabled() -> bool:
