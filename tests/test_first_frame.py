@@ -87,11 +87,25 @@ def test_another_scene_frame_or_code_is_a_miss(cache, monkeypatch):
     changed.people[1].body.shape["height"] = 0.7
     assert first_frame.load(changed, 0) is None
     renamed = scene.model_copy(deep=True)
-    renamed.people[0].name = "Someone else"   # the whole scene is the key, not just what moves a mesh
+    renamed.people[0].name = "Someone else"   # the people's whole JSON is the key, not just what moves a mesh
     assert first_frame.load(renamed, 0) is None
+    recoloured = scene.model_copy(deep=True)
+    recoloured.people[1].color = (0.1, 0.2, 0.3)
+    assert first_frame.load(recoloured, 0) is None
     environment = first_frame._environment
     monkeypatch.setattr(first_frame, "_environment", lambda: [*environment(), "anny reinstalled"])
     assert first_frame.load(scene, 0) is None
+
+
+def test_what_is_not_a_person_is_not_in_the_key(cache):
+    """A new prompt, camera or generation setting poses nobody differently."""
+    scene, posed = posed_scene()
+    first_frame.save(scene, 0, posed)
+    other = scene.model_copy(deep=True)
+    other.generation.prompt = "a dancer on a beach"
+    other.generation.steps = 7
+    other.camera.keys[0].focal_mm = 35.0
+    assert_same(first_frame.load(other, 0), posed)
 
 
 def test_a_changed_posing_module_is_a_miss(cache, tmp_path, monkeypatch):

@@ -5,10 +5,13 @@ Building the body (importing torch, loading anny) is about half of a warm
 start. The app's start scene is usually the same from one start to the next
 (a new scene, or the file named on the command line), so once its first frame
 has been posed, the meshes are kept here and the next start shows them at
-once while the body builds behind the drawn window.
+once while the body builds behind the drawn window. The camera, the prompt,
+the props and the generation settings are not part of a posed person, so a
+start scene whose prompt or camera changed still starts on its kept frame.
 
 A kept frame is used only when it is exactly what posing would give now: its
-key covers the whole scene (its JSON), the frame, PoseBooth's posing and scene
+key covers the scene's people (their whole JSON: bodies, keys, grounding,
+names, colours), the frame, PoseBooth's posing and scene
 code, the installed anny, torch, warp and numpy, and anny's model data. Only
 anny bodies are kept (the SMPL family reads the user's own model files). A
 kept file is a plain .npz (no pickle), read with a size bound and checked
@@ -100,7 +103,7 @@ def frame_key(scene: Scene, frame: float) -> str | None:
     if not people or len(people) > MAX_PEOPLE or any(p.body.model != "anny" for p in people):
         return None
     digest = hashlib.sha256()
-    for part in (*_environment(), f"frame {float(frame)!r}", scene.model_dump_json()):
+    for part in (*_environment(), f"frame {float(frame)!r}", scene.model_dump_json(include={"people"})):
         digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
     return digest.hexdigest()
 
