@@ -5,9 +5,10 @@ Start-up order: the body model starts building on a worker thread at once
 and opens the scene named on the command line; the window is shown when the
 body is ready, so its first frame already shows the people. When that first
 frame was kept by an earlier start (ui.quick_start), the window is shown as
-soon as it is built, drawing the kept meshes, and the body builds after. A start-up scene
-that cannot be opened, for any reason, leaves a new scene in the window and
-a message box saying why, once the window is up.
+soon as it is built, drawing the kept meshes, and the body builds after its
+first frame is on screen. A start-up scene that cannot be opened, for any
+reason, leaves a new scene in the window and a message box saying why, once
+the window is up.
 """
 from __future__ import annotations
 
