@@ -80,6 +80,24 @@ def test_render_missing_model_in_a_subprocess(tmp_path, scene_file):
     assert r.returncode == 2 and "no such file or folder" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_a_broken_model_folder_is_refused_before_torch_is_imported(tmp_path, scene_file):
+    """The source's files are checked first (pipeline.source_checks): the answer
+    comes without importing torch or diffusers."""
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model_index.json").write_text("[1, 2]")
+    code = ("import runpy, sys\n"
+            f"sys.argv = ['posebooth', 'render', {str(scene_file)!r}, '--out', {str(tmp_path / 'out')!r},"
+            f" '--model', {str(model)!r}, '--quiet']\n"
+            "try:\n"
+            "    runpy.run_module('posebooth', run_name='__main__')\n"
+            "except SystemExit as e:\n"
+            "    print('exit', e.code, sorted(m for m in ('torch', 'diffusers') if m in sys.modules))\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert "exit 2 []" in r.stdout, r.stdout + r.stderr[-2000:]
+    assert "model_index.json" in r.stderr and "Traceback" not in r.stderr
+
+
 def test_models_list(tmp_path):
     r = run("models", "list", runner=False)
     assert r.returncode == 0, r.stderr

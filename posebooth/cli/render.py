@@ -112,11 +112,15 @@ def _make_generator(args, scene):
         where = (f"{args.scene}: generation.model" if args.model == SCENE_MODEL else "--model")
         raise CliError(f"{where} is empty: {ALLOWED}")
     try:
-        from posebooth.pipeline.loading import LoadOptions, load_backend
+        from posebooth.pipeline.source_checks import LoadOptions, check_source
+
+        options = LoadOptions(device=args.device, dtype=args.dtype, preview_decoder="none")
+        check_source(source, options)   # a broken source answers before torch is imported
+        from posebooth.pipeline.loading import load_backend
 
         if not args.quiet:
             print(f"loading model {source} ...", file=sys.stderr, flush=True)
-        backend = load_backend(source, LoadOptions(device=args.device, dtype=args.dtype, preview_decoder="none"))
+        backend = load_backend(source, options)
     except PipelineError as e:
         raise CliError(_one_line(str(e))) from None
     except Exception as e:  # a broken folder or file: diffusers' own message

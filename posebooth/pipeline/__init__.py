@@ -5,7 +5,8 @@ results are frame.request's; the conditioning images are frame.controls'.
 Importing this package is cheap; torch/diffusers are imported by the modules that need them.
     presets.py      shipped + user-editable model presets, list_presets()
     models.py       source (preset, HF id, folder, single file) -> ModelSpec
-    loading.py      LoadOptions, load_backend()
+    source_checks.py  LoadOptions, check_source(): every file check of a source, without torch
+    loading.py      load_backend(): checks, builds and places a pipeline
     backends.py     ControlNetBackend (SD1.5/SDXL, txt2img + img2img), Depth2ImgBackend (SD2-depth)
     modern.py       ModernBackend: SDXL ControlNet Union, FLUX.1 ControlNet, SD3.5 ControlNet
     identity.py     a request's identity image through an IP-Adapter (SD1.5 / SDXL)
