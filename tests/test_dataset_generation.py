@@ -63,7 +63,8 @@ def test_a_model_without_the_asked_control_is_one_line(tmp_path, tiny):
                        "camera.size", "multiple of 8")
     recipe.write_text('samples = 1\n[generation]\nmodel = "no/such-model-here"\n')
     assert_clear_error(run_cli("dataset", "run", str(recipe), "--out", str(tmp_path / "o3"), "--quiet"),
-                       "no/such-model-here")
+                       "generation.model", "no/such-model-here")
+    assert not (tmp_path / "o3").exists()   # checked before a worker starts or a file is written
 
 
 def _batched(model: str) -> Recipe:

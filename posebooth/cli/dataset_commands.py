@@ -42,6 +42,21 @@ def _library_check(recipe) -> int:
     return sum(len(s.items) for s in lib.sources)
 
 
+def _model_check(recipe) -> None:
+    """Check the recipe's model files now (without torch), so a broken source is
+    one line before any worker starts or anything is written."""
+    if not recipe.generation.model:
+        return
+    from posebooth.pipeline.errors import PipelineError
+    from posebooth.pipeline.source_checks import LoadOptions, check_source
+
+    g = recipe.generation
+    try:
+        check_source(g.model, LoadOptions(device=g.device, dtype=g.dtype, preview_decoder="none"))
+    except PipelineError as e:
+        raise CliError(f"generation.model: {' '.join(str(e).split())}") from None
+
+
 def _cmd_check(args) -> int:
     recipe = _load(args.recipe)
     poses = _library_check(recipe)
@@ -83,6 +98,7 @@ def _cmd_run(args) -> int:
         raise CliError("--workers: with a diffusion model each worker would load its own copy; run one "
                        "local worker (the model uses the GPU), or --ray with a GPU per task")
     _library_check(recipe)
+    _model_check(recipe)
     try:
         manifest = run_recipe(recipe, args.out, workers=args.workers, use_ray=args.ray is not None,
                               ray_address=args.ray or None, progress=not args.quiet,
