@@ -96,6 +96,11 @@ def _environment() -> list[str]:
     return parts
 
 
+def people_json(scene: Scene) -> str:
+    """What of a scene its posed people come from: the people, whole."""
+    return scene.model_dump_json(include={"people"})
+
+
 def frame_key(scene: Scene, frame: float) -> str | None:
     """The key of `scene` posed at `frame`, or None when such a frame is not
     kept (no people, too many, or a body other than anny)."""
@@ -103,7 +108,7 @@ def frame_key(scene: Scene, frame: float) -> str | None:
     if not people or len(people) > MAX_PEOPLE or any(p.body.model != "anny" for p in people):
         return None
     digest = hashlib.sha256()
-    for part in (*_environment(), f"frame {float(frame)!r}", scene.model_dump_json(include={"people"})):
+    for part in (*_environment(), f"frame {float(frame)!r}", people_json(scene)):
         digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
     return digest.hexdigest()
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from posebooth.assets.hand_skeleton import FINGERS, HAND_PARENTS
-from posebooth.assets.smpl_skeleton import JOINT_INDEX, REST_JOINTS, rotation_matrices, world_rotations
+from posebooth.assets.smpl_skeleton import JOINT_INDEX, REST_JOINTS, chain, rotation_matrices
 
 # Left hand, from the wrist, MANO order: per finger its 3 joints; tips after.
 _FINGER_REST = {
@@ -43,11 +43,10 @@ def hand_world(pose, side: str, joints24: np.ndarray | None = None):
     (points (20, 3): 15 joints then 5 tips, world rotations (15, 3, 3) of
     the finger joints, the wrist's world rotation (3, 3))."""
     wrist_j, hand_j = JOINT_INDEX[f"{side}_wrist"], JOINT_INDEX[f"{side}_hand"]
-    world24 = world_rotations(pose.rotvecs())
-    if joints24 is None:
-        from posebooth.assets.smpl_skeleton import chain
-        joints24 = chain(rotation_matrices(pose.rotvecs()), REST_JOINTS, pose.transl)[0]
-    joints24 = np.asarray(joints24, np.float64)
+    # One pass of the chain: its world rotations do not depend on the rest
+    # skeleton or transl, so the generic joints come with them for free.
+    generic24, world24 = chain(rotation_matrices(pose.rotvecs()), REST_JOINTS, pose.transl)
+    joints24 = np.asarray(generic24 if joints24 is None else joints24, np.float64)
     scale = np.linalg.norm(joints24[hand_j] - joints24[wrist_j]) / _GENERIC_HAND_LENGTH
     rest = np.concatenate([HAND_REST_LEFT, TIPS_REST_LEFT]) * _SIDE_FLIP[side] * scale
     hand = np.asarray(pose.left_hand_pose if side == "left" else pose.right_hand_pose, np.float64).reshape(15, 3)

@@ -47,12 +47,12 @@ def _model_check(recipe) -> None:
     one line before any worker starts or anything is written."""
     if not recipe.generation.model:
         return
+    from posebooth.dataset.work import model_options
     from posebooth.pipeline.errors import PipelineError
-    from posebooth.pipeline.source_checks import LoadOptions, check_source
+    from posebooth.pipeline.source_checks import check_source
 
-    g = recipe.generation
     try:
-        check_source(g.model, LoadOptions(device=g.device, dtype=g.dtype, preview_decoder="none"))
+        check_source(recipe.generation.model, model_options(recipe))
     except PipelineError as e:
         raise CliError(f"generation.model: {' '.join(str(e).split())}") from None
 

@@ -159,14 +159,23 @@ def generate_and_write(backend, recipe: Recipe, writer: SampleWriter, items: lis
     return done
 
 
+def model_options(recipe: Recipe):
+    """How the recipe's model is loaded: by the workers, and checked (without
+    torch) by `dataset run` before they start."""
+    from posebooth.pipeline.source_checks import LoadOptions
+
+    g = recipe.generation
+    return LoadOptions(device=g.device, dtype=g.dtype, preview_decoder="none")
+
+
 def load_model(recipe: Recipe):
     """The recipe's diffusion model, loaded once per process; its ControlNets
     must cover the recipe's control kinds (the exported control/ images are
     exactly those handed to the model)."""
-    from posebooth.pipeline.loading import LoadOptions, load_backend
+    from posebooth.pipeline.loading import load_backend
 
     g = recipe.generation
-    backend = load_backend(g.model, LoadOptions(device=g.device, dtype=g.dtype, preview_decoder="none"))
+    backend = load_backend(g.model, model_options(recipe))
     missing = [k for k in g.controls if k not in backend.control_kinds]
     if missing:
         raise ValueError(f"generation.controls: the model {g.model} has no ControlNet for {', '.join(missing)} "

@@ -77,7 +77,7 @@ class MainWindow(QMainWindow):
         self._build_panels_menu()
         self._update_recent_menu()
         self._default_state = self.saveState(STATE_VERSION)
-        self._sized = self._restored = self._generation_started = False
+        self._sized = self._restored = False
         self._restore_layout()
 
         self.autosaver = Autosaver(self.doc, self.prefs.autosave_seconds, autosave_dir, self)
@@ -179,11 +179,10 @@ class MainWindow(QMainWindow):
             self._start_generation()
 
     def _start_generation(self):
-        if not self._generation_started:
-            self._generation_started = True
-            self.generation_panel.refresh_models()
-            from posebooth.ui.generation.bridge import GenerationBridge
-            GenerationBridge.warm_up()
+        """Once: the first frame is reported once, and bodyReady emitted once."""
+        self.generation_panel.refresh_models()
+        from posebooth.ui.generation.bridge import GenerationBridge
+        GenerationBridge.warm_up()
 
     def _build_panels_menu(self):
         for dock in (self.outliner_dock, self.pose_dock, self.hand_dock, self.face_dock, self.shape_dock,

@@ -23,8 +23,9 @@ FIRST_PAINT_WAIT_MS = 1500   # start the body anyway if no frame is reported (no
 
 @dataclass(frozen=True)
 class KeptFrame:
-    key: str | None   # None: a scene without people, which needs no body to draw
-    people: list
+    people_json: str   # first_frame.people_json of the scene it was found for
+    frame: float
+    people: list       # empty for a scene without people: it needs no body to draw
 
 
 def find_kept_frame(scene_path) -> KeptFrame | None:
@@ -35,18 +36,15 @@ def find_kept_frame(scene_path) -> KeptFrame | None:
         scene = load_scene(scene_path) if scene_path else starter_scene()
     except Exception:  # noqa: BLE001 - the window opens it again and reports why
         return None
-    if not scene.people:
-        return KeptFrame(None, [])
-    people = first_frame.load(scene, scene.timeline.start)
-    return None if people is None else KeptFrame(first_frame.frame_key(scene, scene.timeline.start), people)
+    frame = scene.timeline.start
+    people = first_frame.load(scene, frame) if scene.people else []
+    return None if people is None else KeptFrame(first_frame.people_json(scene), frame, people)
 
 
 def use_kept_frame(doc, kept: KeptFrame) -> bool:
-    """Start `doc` on the kept frame when it is the document's scene and frame."""
-    if doc.scene.people:
-        if kept.key is None or first_frame.frame_key(doc.scene, doc.frame) != kept.key:
-            return False
-    elif kept.people:
+    """Start `doc` on the kept frame when the document opened the same people
+    at the same frame (the rest of the key is this process's, read just now)."""
+    if doc.frame != kept.frame or first_frame.people_json(doc.scene) != kept.people_json:
         return False
     doc.show_kept_frame(kept.people)
     return True
@@ -58,7 +56,7 @@ def keep_first_frame(doc) -> None:
         people = doc.posed()
     except Exception:  # noqa: BLE001 - nothing to keep; the viewport already says why
         return
-    if first_frame.frame_key(doc.scene, doc.frame) is not None and all(p.body.name == "anny" for p in people):
+    if all(p.body.name == "anny" for p in people):   # save() refuses scenes it does not key
         first_frame.save(doc.scene, doc.frame, people)
 
 

@@ -44,7 +44,7 @@ class StartupProbe(QObject):
 
     def __init__(self, window):
         super().__init__(window)
-        self.window, self._stages, self._loaded_told = window, set(), False
+        self.window, self._stages = window, set()
         handle = window.windowHandle()
         if handle is not None:
             handle.installEventFilter(self)
@@ -69,11 +69,9 @@ class StartupProbe(QObject):
         self._once("window_shown")
         if not self._posed():
             return  # painted before the people were posed: wait for the next frame
-        self._once("body_drawn")
-        if "body_drawn" in self._stages and not self._loaded_told:
-            self._loaded_told = True   # what the first frame needed (a start on a kept frame: none of them)
-            loaded = sorted(m for m in HEAVY_MODULES if m in sys.modules)
-            print(f"{PREFIX}-loaded-when-drawn {','.join(loaded) or '-'}", file=sys.stderr, flush=True)
+        self._once("body_drawn")   # once: the test at the top returns from then on
+        loaded = sorted(m for m in HEAVY_MODULES if m in sys.modules)   # on a kept frame: none of them
+        print(f"{PREFIX}-loaded-when-drawn {','.join(loaded) or '-'}", file=sys.stderr, flush=True)
         QTimer.singleShot(0, self._responsive)
 
     def _posed(self) -> bool:
